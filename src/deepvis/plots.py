@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from deepvis.data import CLASS_NAMES
@@ -99,5 +100,130 @@ def image_rows(
                 ax.set_title(CLASS_NAMES[int(labels[c])], fontsize=7)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- Latent space and denoising figures (Exercise 1, steps 3 and 4) ---
+
+#: Axis labels shared by every 2-D embedding plot, CAE and PCA alike.
+EMBEDDING_AXES: tuple[str, str] = ("dimension 1", "dimension 2")
+
+
+def _class_scatter(ax, codes: np.ndarray, labels: np.ndarray, axis_labels: Sequence[str]) -> None:
+    """Scatter (N, 2) `codes` coloured by class on `ax`; small, translucent points for large N."""
+    size, alpha = (4, 0.7) if len(codes) <= 2000 else (1.5, 0.5)
+    for c in range(len(CLASS_NAMES)):
+        pts = codes[labels == c]
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=size,
+            alpha=alpha,
+            color=CLASS_COLORS[c],
+            linewidths=0,
+            rasterized=True,
+        )
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.grid(alpha=0.2)
+
+
+def _class_legend(fig: Figure) -> None:
+    """One legend entry per class name, in its fixed colour, to the right of the figure."""
+    handles = [
+        matplotlib.lines.Line2D([], [], ls="", marker="o", ms=6, color=colour, label=name)
+        for name, colour in zip(CLASS_NAMES, CLASS_COLORS, strict=True)
+    ]
+    fig.legend(
+        handles=handles,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        title="class",
+        frameon=False,
+    )
+
+
+def latent_scatter(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    title: str,
+    axis_labels: Sequence[str] = EMBEDDING_AXES,
+) -> Figure:
+    """A 2-D embedding, one point per image coloured by class, with a legend of class names.
+
+    `codes`: (N, 2) floats; `labels`: (N,) ints in 0..9.
+    """
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    _class_scatter(ax, codes, labels, axis_labels)
+    ax.set_title(title)
+    fig.tight_layout()
+    _class_legend(fig)
+    return fig
+
+
+def latent_panels(
+    panels: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    title: str = "",
+    axis_labels: Sequence[str] = EMBEDDING_AXES,
+) -> Figure:
+    """Embeddings side by side (e.g. CAE | PCA) of the same images: same colours and axis labels.
+
+    `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
+    `labels`: their (N,) class labels. One shared class legend.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.6), squeeze=False)
+    for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
+        _class_scatter(ax, codes, labels, axis_labels)
+        ax.set_title(name)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _class_legend(fig)
+    return fig
+
+
+def manifold_mosaic(
+    images: np.ndarray,
+    code1: np.ndarray,
+    code2: np.ndarray,
+    title: str = "Decoder output over the latent plane",
+) -> Figure:
+    """An n x n mosaic of decoded images placed at their grid codes (see `latent.Manifold`).
+
+    `images`: (n, n, 28, 28) in [0, 1], row 0 at the largest `code2`; `code1`, `code2`: (n,)
+    grid values along columns (increasing) and rows (decreasing).
+    """
+    n_rows, n_cols = images.shape[:2]
+    mosaic = images.transpose(0, 2, 1, 3).reshape(n_rows * 28, n_cols * 28)
+    dx = (code1[-1] - code1[0]) / max(n_cols - 1, 1) / 2
+    dy = (code2[0] - code2[-1]) / max(n_rows - 1, 1) / 2
+    extent = (code1[0] - dx, code1[-1] + dx, code2[-1] - dy, code2[0] + dy)
+    fig, ax = plt.subplots(figsize=(7.0, 7.0))
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, extent=extent, aspect="auto")
+    ax.set_xlabel(f"{EMBEDDING_AXES[0]} (CAE code)")
+    ax.set_ylabel(f"{EMBEDDING_AXES[1]} (CAE code)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def psnr_vs_std(table: pd.DataFrame, trained_std: float | None = None) -> Figure:
+    """Mean PSNR (dB) against noise std: one line per column of `table` (`quality.psnr_vs_std`).
+
+    `table`: DataFrame indexed by noise std; `trained_std`: marked with a vertical line.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name in table.columns:
+        ax.plot(table.index, table[name], "o-", ms=4, label=name)
+    if trained_std is not None:
+        ax.axvline(trained_std, ls="--", lw=1, color="0.4", label=f"training std ({trained_std})")
+    ax.set_xlabel("noise standard deviation (pixel units, image range [0, 1])")
+    ax.set_ylabel("mean PSNR on the test set (dB)")
+    ax.set_title("Reconstruction quality against noise level")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -1,0 +1,202 @@
+"""The 2-D latent space of the CAE against PCA (Exercise 1, step 4).
+
+Both embeddings are judged the same way, on the Fashion-MNIST test set:
+
+- **5-NN accuracy**: a 5-nearest-neighbour classifier fitted on the *training* images' 2-D codes,
+  scored on the *test* codes: how much class information survives in two numbers.
+- **Silhouette** by class (scikit-learn, Euclidean, all test codes): how compact and apart the
+  classes are in the plane, in [-1, 1].
+- **Trustworthiness** (scikit-learn, k = 5, on a seeded sample of test images because it is
+  O(n^2)): whether the 2-D neighbours of a point are also its neighbours among the 784 pixels.
+- **Reconstruction BCE** per pixel (`quality.bce`): the CAE's decoder output, or PCA's
+  ``inverse_transform`` clipped to [0, 1] (and to (1e-7, 1 - 1e-7) by the BCE itself).
+
+PCA is scikit-learn's ``PCA(n_components=2)`` fitted once on the N x 784 matrix of the *training*
+images and applied to the test images (`fit_pca`, `pca_encode`). The assignment's snippet that
+calls ``fit_transform`` inside a per-image loop would fit a separate PCA to each 28 x 28 image
+(its 28 rows as samples), which projects nothing onto a common plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness as sk_trustworthiness
+from sklearn.metrics import silhouette_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from deepvis.quality import bce, pca_reconstruct, predict
+
+#: Neighbourhood size of the 5-NN accuracy and of trustworthiness.
+K = 5
+#: Test images in the seeded trustworthiness sample.
+TRUST_SAMPLE = 2000
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """Images (N, 28, 28[, 1]) -> float32 matrix (N, 784), one row per image."""
+    return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+
+
+def encode(encoder, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """2-D codes of images: `encoder` (Keras) applied in batches to (N, 28, 28, 1) float32 in
+    [0, 1]; returns float32 (N, latent_dim)."""
+    return predict(encoder, x, batch_size=batch_size)
+
+
+def fit_pca(x_train: np.ndarray, n_components: int = 2, seed: int = 0) -> PCA:
+    """``PCA(n_components)`` fitted on the (N, 784) matrix of the training images.
+
+    `x_train`: (N, 28, 28[, 1]) or (N, 784) floats in [0, 1]. `seed` fixes the randomized SVD
+    scikit-learn picks for large matrices.
+    """
+    return PCA(n_components=n_components, random_state=seed).fit(flatten(x_train))
+
+
+def pca_encode(pca: PCA, x: np.ndarray) -> np.ndarray:
+    """PCA coordinates of images (N, 28, 28[, 1]) under a fitted PCA: float32 (N, n_components)."""
+    return pca.transform(flatten(x)).astype(np.float32)
+
+
+def sample_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
+    """A seeded random sample of `n` distinct indices of ``range(n_total)``, sorted: int64 (n,)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+
+
+def knn_accuracy(
+    train_codes: np.ndarray,
+    y_train: np.ndarray,
+    test_codes: np.ndarray,
+    y_test: np.ndarray,
+    k: int = K,
+) -> float:
+    """Accuracy in [0, 1] of a k-NN classifier fitted on (N, d) training codes, on test codes."""
+    model = KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train)
+    return float(model.score(test_codes, y_test))
+
+
+def silhouette(codes: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette in [-1, 1] of (N, d) codes grouped by their (N,) class labels."""
+    return float(silhouette_score(codes, labels))
+
+
+def trustworthiness(
+    x: np.ndarray, codes: np.ndarray, k: int = K, n: int = TRUST_SAMPLE, seed: int = 0
+) -> float:
+    """Trustworthiness in [0, 1] of the embedding `codes` (N, d) of images `x` (N, 28, 28[, 1]).
+
+    Computed with k neighbours on a seeded sample of `n` of the N points (`sample_indices`), the
+    same sample for every embedding of the same N images.
+    """
+    idx = sample_indices(len(x), n, seed)
+    return float(sk_trustworthiness(flatten(x)[idx], codes[idx], n_neighbors=k))
+
+
+def embedding_scores(
+    train_codes: np.ndarray,
+    y_train: np.ndarray,
+    test_codes: np.ndarray,
+    y_test: np.ndarray,
+    x_test: np.ndarray,
+    reconstruction: np.ndarray | None,
+    *,
+    trust_sample: int = TRUST_SAMPLE,
+    seed: int = 0,
+) -> dict[str, float]:
+    """All metrics of one embedding: ``knn5``, ``silhouette``, ``trustworthiness``, ``test_bce``.
+
+    `train_codes` (N_train, d) and `test_codes` (N_test, d) are the embedding of the training and
+    test images; `x_test` the test images (N_test, 28, 28, 1) in [0, 1]; `reconstruction` their
+    reconstruction from the codes, same shape (None: ``test_bce`` is NaN).
+    """
+    return {
+        "knn5": knn_accuracy(train_codes, y_train, test_codes, y_test),
+        "silhouette": silhouette(test_codes, y_test),
+        "trustworthiness": trustworthiness(x_test, test_codes, n=trust_sample, seed=seed),
+        "test_bce": float("nan") if reconstruction is None else bce(x_test, reconstruction),
+    }
+
+
+def cae_scores(
+    cae,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    **kwargs,
+) -> dict[str, float]:
+    """`embedding_scores` of a trained `cae.CAE` (its encoder's codes, its autoencoder's output).
+
+    Images (N, 28, 28, 1) float32 in [0, 1], labels (N,) int; `kwargs` go to `embedding_scores`.
+    """
+    return embedding_scores(
+        encode(cae.encoder, x_train),
+        y_train,
+        encode(cae.encoder, x_test),
+        y_test,
+        x_test,
+        predict(cae.autoencoder, x_test),
+        **kwargs,
+    )
+
+
+def pca_scores(
+    pca: PCA,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    **kwargs,
+) -> dict[str, float]:
+    """`embedding_scores` of a fitted PCA (its coordinates, its clipped ``inverse_transform``)."""
+    return embedding_scores(
+        pca_encode(pca, x_train),
+        y_train,
+        pca_encode(pca, x_test),
+        y_test,
+        x_test,
+        pca_reconstruct(pca, x_test),
+        **kwargs,
+    )
+
+
+def comparison_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """One row per embedding (e.g. "CAE", "PCA"), one column per metric of `embedding_scores`."""
+    table = pd.DataFrame.from_dict({name: dict(s) for name, s in scores.items()}, orient="index")
+    table.index.name = "embedding"
+    return table
+
+
+@dataclass
+class Manifold:
+    """Decoder outputs on a regular grid of the code plane.
+
+    ``images``: float32 (n, n, 28, 28) in [0, 1], row 0 at the *largest* code-2 value (top of a
+    plot), column 0 at the smallest code-1 value; ``code1``: (n,) grid values along the columns,
+    increasing; ``code2``: (n,) values along the rows, decreasing.
+    """
+
+    images: np.ndarray
+    code1: np.ndarray
+    code2: np.ndarray
+
+
+def decoder_manifold(
+    decoder, codes: np.ndarray, n: int = 15, quantiles: tuple[float, float] = (0.01, 0.99)
+) -> Manifold:
+    """Decode an n x n grid spanning the `quantiles` range of each dimension of (N, 2) `codes`.
+
+    The quantiles (rather than min/max) keep a few outlying codes from stretching the grid over
+    empty regions of the plane.
+    """
+    lo, hi = np.quantile(codes, quantiles, axis=0)
+    code1 = np.linspace(lo[0], hi[0], n, dtype=np.float32)
+    code2 = np.linspace(hi[1], lo[1], n, dtype=np.float32)
+    grid = np.stack(np.meshgrid(code1, code2), axis=-1).reshape(-1, 2)
+    images = predict(decoder, grid).reshape(n, n, 28, 28)
+    return Manifold(images=images, code1=code1, code2=code2)
