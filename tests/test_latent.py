@@ -7,7 +7,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from deepvis import latent
-from deepvis.cae import build_cae
+from deepvis.data import CLASS_NAMES
 
 
 def clusters(n_per: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -76,16 +76,15 @@ def test_embedding_scores_and_table():
     assert list(table.columns) == ["knn5", "silhouette", "trustworthiness", "test_bce"]
 
 
-def test_cae_and_pca_scores_run_on_a_tiny_untrained_cae():
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (30, 28, 28, 1)).astype(np.float32)
-    y = np.arange(30) % 10
-    cae = build_cae((2, 2, 2))
-    for scores in (
-        latent.cae_scores(cae, x, y, x, y, trust_sample=30),
-        latent.pca_scores(latent.fit_pca(x), x, y, x, y, trust_sample=30),
-    ):
-        assert 0.0 <= scores["knn5"] <= 1.0 and scores["test_bce"] > 0
+def test_knn_predictions_and_per_class_recall():
+    train, y_train = clusters(seed=0)
+    test, y_test = clusters(seed=1)
+    pred = latent.knn_predict(train, y_train, test)
+    np.testing.assert_array_equal(pred, y_test)
+    wrong = np.where(y_test == 0, 1, pred)  # every class-0 image called class 1
+    recall = latent.per_class_recall(y_test, wrong)
+    assert list(recall.index) == list(CLASS_NAMES)
+    assert recall["T-shirt/top"] == 0.0 and recall.drop("T-shirt/top").eq(1.0).all()
 
 
 def test_decoder_manifold_grid_orientation():

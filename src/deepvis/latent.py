@@ -9,7 +9,8 @@ Both embeddings are judged the same way, on the Fashion-MNIST test set:
 - **Trustworthiness** (scikit-learn, k = 5, on a seeded sample of test images because it is
   O(n^2)): whether the 2-D neighbours of a point are also its neighbours among the 784 pixels.
 - **Reconstruction BCE** per pixel (`quality.bce`): the CAE's decoder output, or PCA's
-  ``inverse_transform`` clipped to [0, 1] (and to (1e-7, 1 - 1e-7) by the BCE itself).
+  ``inverse_transform`` clipped to [0, 1] (`quality.pca_reconstruct`; the BCE itself clips
+  to (1e-7, 1 - 1e-7)).
 
 PCA is scikit-learn's ``PCA(n_components=2)`` fitted once on the N x 784 matrix of the *training*
 images and applied to the test images (`fit_pca`, `pca_encode`). The assignment's snippet that
@@ -26,10 +27,11 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness as sk_trustworthiness
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import accuracy_score, recall_score, silhouette_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from deepvis.quality import bce, pca_reconstruct, predict
+from deepvis.data import CLASS_NAMES
+from deepvis.quality import bce, predict
 
 #: Neighbourhood size of the 5-NN accuracy and of trustworthiness.
 K = 5
@@ -68,6 +70,13 @@ def sample_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
 
 
+def knn_predict(
+    train_codes: np.ndarray, y_train: np.ndarray, test_codes: np.ndarray, k: int = K
+) -> np.ndarray:
+    """Labels (N_test,) predicted by a k-NN classifier fitted on (N_train, d) training codes."""
+    return KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train).predict(test_codes)
+
+
 def knn_accuracy(
     train_codes: np.ndarray,
     y_train: np.ndarray,
@@ -75,9 +84,17 @@ def knn_accuracy(
     y_test: np.ndarray,
     k: int = K,
 ) -> float:
-    """Accuracy in [0, 1] of a k-NN classifier fitted on (N, d) training codes, on test codes."""
-    model = KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train)
-    return float(model.score(test_codes, y_test))
+    """Accuracy in [0, 1] of `knn_predict` on the (N_test, d) test codes."""
+    return float(accuracy_score(y_test, knn_predict(train_codes, y_train, test_codes, k)))
+
+
+def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray) -> pd.Series:
+    """Recall per class: the fraction in [0, 1] of each class's images predicted as that class.
+
+    `y_true`, `y_pred`: (N,) int labels in 0..9. Returns a Series indexed by class name.
+    """
+    recall = recall_score(y_true, y_pred, labels=list(range(len(CLASS_NAMES))), average=None)
+    return pd.Series(recall, index=pd.Index(CLASS_NAMES, name="class"))
 
 
 def silhouette(codes: np.ndarray, labels: np.ndarray) -> float:
@@ -120,49 +137,6 @@ def embedding_scores(
         "trustworthiness": trustworthiness(x_test, test_codes, n=trust_sample, seed=seed),
         "test_bce": float("nan") if reconstruction is None else bce(x_test, reconstruction),
     }
-
-
-def cae_scores(
-    cae,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    **kwargs,
-) -> dict[str, float]:
-    """`embedding_scores` of a trained `cae.CAE` (its encoder's codes, its autoencoder's output).
-
-    Images (N, 28, 28, 1) float32 in [0, 1], labels (N,) int; `kwargs` go to `embedding_scores`.
-    """
-    return embedding_scores(
-        encode(cae.encoder, x_train),
-        y_train,
-        encode(cae.encoder, x_test),
-        y_test,
-        x_test,
-        predict(cae.autoencoder, x_test),
-        **kwargs,
-    )
-
-
-def pca_scores(
-    pca: PCA,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    **kwargs,
-) -> dict[str, float]:
-    """`embedding_scores` of a fitted PCA (its coordinates, its clipped ``inverse_transform``)."""
-    return embedding_scores(
-        pca_encode(pca, x_train),
-        y_train,
-        pca_encode(pca, x_test),
-        y_test,
-        x_test,
-        pca_reconstruct(pca, x_test),
-        **kwargs,
-    )
 
 
 def comparison_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
