@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,7 @@ class GradCAM:
 
     ``model`` maps a float32 batch to class scores; if it ends in a softmax, the pre-softmax
     scores are used. ``layer_name`` names a layer with a 4-D (batch, h, w, C) output.
+    ``grad_model`` is ``keras.Model(model.input, [layer output, logits])``, built once.
     """
 
     def __init__(self, model: Any, layer_name: str) -> None:
@@ -126,13 +128,13 @@ class GradCAM:
         self.layer_name = layer_name
         self.num_classes = int(logits.shape[-1])
         self.grid = tuple(int(d) for d in layer.output.shape[1:3])
-        self._grad_model = keras.Model(model.inputs, [layer.output, logits])
+        self.grad_model = keras.Model(model.input, [layer.output, logits])
         self._run = tf.function(self._maps, reduce_retracing=True)
 
     def _maps(self, x: Any, classes: Any, top: int) -> tuple[Any, ...]:
         """Graph body: one forward pass under one tape, then one backward pass per rank."""
         with tf.GradientTape(persistent=True) as tape:
-            features, logits = self._grad_model(x, training=False)
+            features, logits = self.grad_model(x, training=False)
             if classes is None:
                 classes = tf.math.top_k(logits, top).indices
             scores = tf.gather(logits, classes, batch_dims=1)  # (N, k)
@@ -198,7 +200,10 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # over the limit is refused below, not just warned about
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             limit = Image.MAX_IMAGE_PIXELS
             if limit and im.width * im.height > limit:
                 raise DeepvisError(
@@ -209,6 +214,11 @@ def load_image(path: str | Path) -> np.ndarray:
             return _to_rgb(ImageOps.exif_transpose(im))
     except DeepvisError:
         raise
+    except Image.DecompressionBombError:
+        raise DeepvisError(
+            f"{path}: more pixels than twice Pillow's decompression-bomb limit of "
+            f"{Image.MAX_IMAGE_PIXELS}; downscale the image first"
+        ) from None
     except FileNotFoundError:
         raise DeepvisError(f"{path}: no such file") from None
     except Exception as err:  # Pillow signals bad files with many exception types
