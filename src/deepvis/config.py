@@ -77,8 +77,8 @@ class CAEConfig:
     batch_norm: bool = False
     dropout: float = 0.0
     bottleneck_activation: str | None = None
-    epochs: int = 30
-    batch_size: int = 128
+    epochs: int = 20
+    batch_size: int = 256
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"  # "constant" or "cosine" (decay to 1% over all epochs)
     seed: int = 0
