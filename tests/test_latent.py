@@ -99,3 +99,15 @@ def test_decoder_manifold_grid_orientation():
     assert m.code1[0] == pytest.approx(codes[:, 0].min())
     assert m.code2[0] == pytest.approx(codes[:, 1].max())
     np.testing.assert_allclose(m.images[2, :, 0, 0], m.code1, atol=1e-6)
+
+
+def test_tsne_reference_on_separated_pixel_clusters():
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 3
+    x = np.zeros((120, 28, 28, 1), dtype=np.float32)
+    for c in range(3):  # each class lights its own block of pixels
+        x[y == c, 9 * c : 9 * c + 9] = 1.0
+    x += rng.uniform(0, 0.05, x.shape).astype(np.float32)
+    scores = latent.tsne_scores(x, y, n=100)
+    assert scores["knn5"] == 1.0 and scores["silhouette"] > 0.5
+    assert scores["trustworthiness"] > 0.9 and np.isnan(scores["test_bce"])
