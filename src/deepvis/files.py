@@ -57,10 +57,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Save a matplotlib figure as PNG atomically; fixed metadata keeps reruns byte-identical."""
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> None:
+    """Save a matplotlib figure as PNG atomically; fixed metadata keeps reruns byte-identical.
+
+    Returns None, so a notebook cell ending in this call shows only the figure itself.
+    """
     import io
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
