@@ -64,9 +64,13 @@ def test_latent_scatter_colours_and_legend(labelled):
     assert ax.get_title() == "CAE codes"
     assert (ax.get_xlabel(), ax.get_ylabel()) == plots.EMBEDDING_AXES
     assert legend_texts(fig) == list(CLASS_NAMES)
-    colours = [matplotlib.colors.to_hex(c.get_facecolor()[0]) for c in ax.collections]
-    assert colours == list(plots.CLASS_COLORS)
-    assert sum(len(c.get_offsets()) for c in ax.collections) == 200
+    (points,) = ax.collections
+    assert len(points.get_offsets()) == 200
+    # Each point has its class's colour: match points back to codes by position.
+    offsets, colours = points.get_offsets(), points.get_facecolors()
+    for point, colour in zip(offsets[:20], colours[:20], strict=True):
+        i = int(np.flatnonzero(np.all(codes == point, axis=1))[0])
+        assert matplotlib.colors.to_hex(colour) == plots.CLASS_COLORS[labels[i]]
 
 
 def test_latent_panels_share_sample_colours_and_labels(labelled):
@@ -75,8 +79,8 @@ def test_latent_panels_share_sample_colours_and_labels(labelled):
     assert [ax.get_title() for ax in fig.axes] == ["CAE", "PCA"]
     assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes} == {plots.EMBEDDING_AXES}
     assert legend_texts(fig) == list(CLASS_NAMES)
-    for ax in fig.axes:
-        assert [len(c.get_offsets()) for c in ax.collections] == [20] * 10
+    left, right = (np.asarray(ax.collections[0].get_offsets()) for ax in fig.axes)
+    np.testing.assert_allclose(left, -right)  # same points, same order in both panels
 
 
 def test_manifold_mosaic():

@@ -111,19 +111,22 @@ EMBEDDING_AXES: tuple[str, str] = ("dimension 1", "dimension 2")
 
 
 def _class_scatter(ax, codes: np.ndarray, labels: np.ndarray, axis_labels: Sequence[str]) -> None:
-    """Scatter (N, 2) `codes` coloured by class on `ax`; small, translucent points for large N."""
+    """Scatter (N, 2) `codes` coloured by class on `ax`; small, translucent points for large N.
+
+    Points are drawn in a fixed random order, so that no class is systematically painted over
+    the others where they overlap.
+    """
     size, alpha = (4, 0.7) if len(codes) <= 2000 else (1.5, 0.5)
-    for c in range(len(CLASS_NAMES)):
-        pts = codes[labels == c]
-        ax.scatter(
-            pts[:, 0],
-            pts[:, 1],
-            s=size,
-            alpha=alpha,
-            color=CLASS_COLORS[c],
-            linewidths=0,
-            rasterized=True,
-        )
+    order = np.random.default_rng(0).permutation(len(codes))
+    ax.scatter(
+        codes[order, 0],
+        codes[order, 1],
+        s=size,
+        alpha=alpha,
+        c=np.asarray(CLASS_COLORS)[labels[order]],
+        linewidths=0,
+        rasterized=True,
+    )
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     ax.grid(alpha=0.2)
