@@ -97,8 +97,8 @@ class CAEConfig:
         return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
 
 
-#: Quick mode's training budget: a small subset and a single epoch, everywhere.
-QUICK_TRAINING = dict(epochs=1, train_subset=2048, test_subset=1000)
+#: Quick mode's training budget: a small subset and two epochs, everywhere.
+QUICK_TRAINING = dict(epochs=2, train_subset=2048, test_subset=1000)
 
 
 def cae_config(**overrides) -> CAEConfig:

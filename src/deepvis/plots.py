@@ -62,10 +62,11 @@ def loss_curves(
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot(epochs, history["loss"], "o-", ms=3, label="train")
-    ax.plot(epochs, history["val_loss"], "s-", ms=3, label="test (10,000 images)")
+    ax.plot(epochs, history["val_loss"], "s-", ms=3, label="test")
     for (label, value), colour in zip(references.items(), ("0.4", "tab:red"), strict=False):
         ax.axhline(value, ls="--", lw=1, color=colour, label=label)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("binary cross-entropy per pixel")
     ax.set_title(title)
     ax.legend(fontsize=8)
