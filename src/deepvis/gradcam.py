@@ -307,9 +307,8 @@ def sanity_check(
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
     cam = GradCAM(work, layer_name)
-    first = cam.compute(x, top=1)
-    cls = first.classes
-    original = first.maps[0, 0]
+    cls = np.argmax(np.asarray(work(x, training=False)), axis=1)[:, None]  # trained top-1
+    original = cam.compute(x, classes=cls).maps[0, 0]
     result = [SanityStep("trained", (), original, 1.0)]
     done: list[str] = []
     for name, names in weight_groups(model)[:steps]:
