@@ -17,3 +17,19 @@ def test_update_merges_and_converts(tmp_path):
 
 def test_load_missing_is_empty(tmp_path):
     assert metrics.load(tmp_path / "none.json") == {}
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    from deepvis.files import atomic_directory, atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_directory(tmp_path / "folder") as tmp:
+            (tmp / "f").write_text("y")
+    finally:
+        os.umask(mask)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert oct((tmp_path / "folder").stat().st_mode & 0o777) == oct(0o755)
