@@ -105,20 +105,33 @@ def test_a_failing_cell_is_named_with_its_number(tmp_path, capsys):
 
 
 def test_combine_adds_title_and_contents_and_drops_stderr():
-    combined = report.combine([_executed("First part"), _executed("Second part")], "7 August 2022")
+    combined = report.combine(
+        [("01_a.ipynb", _executed("First part")), ("04_b.ipynb", _executed("Second part"))],
+        "7 August 2022",
+    )
     ids = [cell.id for cell in combined.cells]
     assert len(ids) == len(set(ids))
     title, contents = combined.cells[:2]
     assert all(report.HTML_ONLY_TAG in c.metadata.tags for c in (title, contents))
     assert report.TITLE in title.source and "7 August 2022" in title.source
     assert 'href="#First-part"' in contents.source and 'href="#Second-part"' in contents.source
+    parts = [c.source for c in combined.cells if c.id.startswith("part-")]
+    assert parts == [f"# {report.PARTS['01']}", f"# {report.PARTS['04']}"]
+    assert "## First part" in combined.cells[3].source  # demoted below its exercise
     streams = [o.get("name") for c in combined.cells if c.cell_type == "code" for o in c.outputs]
     assert streams.count("stdout") == 2 and "stderr" not in streams
     assert combined.metadata.title == report.TITLE and combined.metadata.date == "7 August 2022"
 
 
+def test_demote_headings_leaves_code_blocks_alone():
+    text = "# Title\n\n```python\n# a comment\n```\n## Step 1\n#hashtag\n"
+    assert report.demote_headings(text) == (
+        "## Title\n\n```python\n# a comment\n```\n### Step 1\n#hashtag\n"
+    )
+
+
 def test_writeup_html_hides_code_and_links_the_headings(tmp_path):
-    nb = report.combine([_executed("First part", images=2)], None)
+    nb = report.combine([("99_a.ipynb", _executed("First part", images=2))], None)
     nb.cells[3].metadata["tags"] = ["remove-output"]  # the code cell
     page = report.render_html(nb, "report", tmp_path, writeup=True)
     assert "secret_source_line" not in page
@@ -197,7 +210,7 @@ def test_check_cli_fails_with_exit_2(tmp_path, capsys, monkeypatch):
     report.missing_pdf_tools() or shutil.which("pdftotext") is None, reason="no TeX toolchain"
 )
 def test_pdf_keeps_unicode_and_fits_wide_outputs(tmp_path):
-    nb = report.combine([_executed("Unicode → β ≥ 0.5 × 3")], "7 August 2022")
+    nb = report.combine([("01_a.ipynb", _executed("Unicode → β ≥ 0.5 × 3"))], "7 August 2022")
     wide = "┃ " + "layer " * 20 + "┃"  # 124 characters: must be set small, not cut
     nb.cells.append(new_code_cell("", outputs=[new_output("stream", name="stdout", text=wide)]))
     pdf = tmp_path / "report.pdf"
@@ -230,7 +243,7 @@ def test_quick_report_covers_every_notebook(quick):
     assert sources and [p.name for p in report.find_notebooks(quick.notebooks_out)] == sources
     page = (quick.report / "report.html").read_text(encoding="utf-8")
     assert '<nav class="toc">' in page and report.TITLE in page
-    assert "jp-InputArea-editor" not in page  # code hidden in the write-up
+    assert "hl-ipython3" not in page  # no highlighted code in the write-up
 
 
 @pytest.mark.report

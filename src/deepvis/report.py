@@ -70,7 +70,17 @@ HTML_ONLY_TAG = "html-only"
 MIN_PDF_PAGES = 6
 MIN_HTML_IMAGES = 12
 
+#: The write-up's top-level sections, the assignment's exercises, by notebook number.
+PARTS = {
+    "01": "Exercise 1: a convolutional autoencoder on Fashion-MNIST",
+    "02": "Exercise 1: a convolutional autoencoder on Fashion-MNIST",
+    "03": "Exercise 1: a convolutional autoencoder on Fashion-MNIST",
+    "04": "Exercise 2: Grad-CAM saliency",
+}
+
 _HEADING = re.compile(r"<h([1-6]) id=\"([^\"]*)\">(.*?)<a class=\"anchor-link\"", re.S)
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_ATX_HEADING = re.compile(r"^( {0,3})(#{1,5})(?=[ \t]|$)", re.M)
 
 
 @dataclass
@@ -174,17 +184,37 @@ def toc_html(entries: Sequence[tuple[int, str, str]]) -> str:
     return f'<nav class="toc">\n<h2>Contents</h2>\n<ul>\n{items}\n</ul>\n</nav>'
 
 
-def combine(notebooks: Sequence[NotebookNode], date: str | None) -> NotebookNode:
-    """One notebook holding all of `notebooks`: a title block and contents first, stderr dropped.
+def demote_headings(markdown: str) -> str:
+    """`markdown` with every ATX heading (``#`` .. ``#####``) one level deeper; code kept."""
+    lines, fenced = [], False
+    for line in markdown.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            line = _ATX_HEADING.sub(r"\1#\2", line)
+        lines.append(line)
+    return "".join(lines)
 
-    Cell ids are renumbered (they must be unique). The title block and the contents are
-    markdown cells tagged ``html-only``; the LaTeX template makes its own from the metadata.
+
+def combine(notebooks: Sequence[tuple[str, NotebookNode]], date: str | None) -> NotebookNode:
+    """One notebook of all `notebooks` (``(file name, notebook)``, in order) for the write-up.
+
+    First a title block and the contents, as markdown cells tagged ``html-only`` (the LaTeX
+    template makes its own from the metadata). Notebooks that `PARTS` assigns to an exercise
+    follow its heading, their own headings one level deeper. Stderr outputs are dropped and
+    cell ids renumbered (they must be unique).
     """
-    cells = []
-    for n, nb in enumerate(notebooks, start=1):
+    cells, part = [], None
+    for n, (name, nb) in enumerate(notebooks, start=1):
+        if PARTS.get(name[:2]) != part:
+            part = PARTS.get(name[:2])
+            if part:
+                cells.append(nbformat.v4.new_markdown_cell(f"# {part}", id=f"part-{n}"))
         for i, cell in enumerate(nb.cells, start=1):
             cell = copy.deepcopy(cell)
             cell.id = f"nb{n}-cell{i}"
+            if cell.cell_type == "markdown" and part:
+                cell.source = demote_headings(cell.source)
             if cell.cell_type == "code":
                 cell.outputs = [
                     o
@@ -196,7 +226,7 @@ def combine(notebooks: Sequence[NotebookNode], date: str | None) -> NotebookNode
     title = f"# {TITLE}\n\n**{SUBTITLE}**" + (f"\n\n{date}" if date else "")
     front = [
         nbformat.v4.new_markdown_cell(title, id="title"),
-        nbformat.v4.new_markdown_cell(toc_html(headings(body)), id="contents"),
+        nbformat.v4.new_markdown_cell(toc_html(headings(body, max_level=3)), id="contents"),
     ]
     for cell in front:
         cell.metadata["tags"] = [HTML_ONLY_TAG]
@@ -205,8 +235,8 @@ def combine(notebooks: Sequence[NotebookNode], date: str | None) -> NotebookNode
         metadata["date"] = date
     if notebooks:
         for key in ("kernelspec", "language_info"):
-            if key in notebooks[0].metadata:
-                metadata[key] = copy.deepcopy(notebooks[0].metadata[key])
+            if key in notebooks[0][1].metadata:
+                metadata[key] = copy.deepcopy(notebooks[0][1].metadata[key])
     return nbformat.v4.new_notebook(cells=front + cells, metadata=metadata)
 
 
@@ -341,7 +371,7 @@ def build(
             text = render_html(nb, path.stem, source_dir, writeup=False)
             (staged / f"{path.stem}.html").write_text(text, encoding="utf-8")
             timings.render[f"{path.stem}.html"] = time.perf_counter() - start
-        writeup = combine([nb for _, nb in executed], _date(epoch))
+        writeup = combine([(path.name, nb) for path, nb in executed], _date(epoch))
         start = time.perf_counter()
         text = render_html(writeup, "report", source_dir, writeup=True)
         (staged / "report.html").write_text(text, encoding="utf-8")
