@@ -86,6 +86,13 @@ def _optimizer(config: CAEConfig, steps_per_epoch: int) -> keras.optimizers.Opti
     return keras.optimizers.Adam(lr)
 
 
+class _OneEpoch(keras.callbacks.Callback):
+    """Stop `fit` after one epoch: each epoch gets its own call (and its own fresh noise)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.stop_training = True
+
+
 def train(
     config: CAEConfig, x_train: np.ndarray, x_test: np.ndarray, verbose: int = 2
 ) -> tuple[CAE, dict]:
@@ -120,7 +127,8 @@ def train(
             x_train,
             batch_size=config.batch_size,
             initial_epoch=epoch,
-            epochs=epoch + 1,
+            epochs=config.epochs,  # for Keras' "Epoch k/n" line; the callback stops after one
+            callbacks=[_OneEpoch()],
             validation_data=(x_test_in, x_test),
             shuffle=True,
             verbose=verbose,
