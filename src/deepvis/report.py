@@ -40,6 +40,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbconvert import HTMLExporter, PDFExporter
+from nbconvert.exporters.pdf import LatexFailed
 from nbconvert.filters import html2text, markdown2html_mistune, strip_ansi
 from nbformat import NotebookNode
 from traitlets.config import Config
@@ -277,9 +278,13 @@ def render_pdf(nb: NotebookNode, source_dir: Path) -> bytes:
     exporter = PDFExporter(
         config=_exporter_config(writeup=True, latex=True), template_name="deepvis_latex"
     )
-    body, _ = exporter.from_notebook_node(
-        nb, resources={"metadata": {"name": "report", "path": str(source_dir)}}
-    )
+    try:
+        body, _ = exporter.from_notebook_node(
+            nb, resources={"metadata": {"name": "report", "path": str(source_dir)}}
+        )
+    except LatexFailed as err:
+        print("\n".join(err.output.splitlines()[-40:]), file=sys.stderr)
+        raise DeepvisError("xelatex failed on the write-up: see the end of its log above") from err
     return body
 
 
