@@ -45,7 +45,7 @@ def test_loss_curves():
     assert ax.get_title() == "CAE" and ax.get_xlabel() == "epoch"
     assert "cross-entropy" in ax.get_ylabel()
     texts = legend_texts(fig)
-    assert texts[:2] == ["train", "test (10,000 images)"] and len(texts) == 4
+    assert texts[:2] == ["train", "test"] and len(texts) == 4
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
 
 
