@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
-APT_PACKAGES := dataset-fashion-mnist pandoc texlive-xetex texlive-fonts-recommended \
+APT_PACKAGES := dataset-fashion-mnist pandoc texlive-xetex texlive-fonts-recommended fonts-dejavu-core \
 	texlive-plain-generic poppler-utils
 WHEELS := data/wheels
 export TF_CPP_MIN_LOG_LEVEL := 2
