@@ -81,12 +81,21 @@ def test_execute_runs_cells_in_the_notebook_folder_with_the_kernel_env(tmp_path)
                 "print(x, os.environ['PYTHONHASHSEED'], os.environ['TF_CPP_MIN_LOG_LEVEL'])\n"
                 "print(os.getcwd())"
             ),
+            new_code_cell(
+                "import sys, time\nprint('a', flush=True)\ntime.sleep(0.3)\nprint('b')\n"
+                "print('c', file=sys.stderr)"
+            ),
         ],
     )
     nb = report.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path)
     text = nb.cells[1].outputs[0].text.splitlines()
     assert text[0] == "42 0 2"
     assert text[1] == str(tmp_path)
+    # Stream messages that arrived apart are merged, so outputs do not depend on timing.
+    assert [(o.name, o.text) for o in nb.cells[2].outputs] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "c\n"),
+    ]
     assert all("execution" not in cell.metadata for cell in nb.cells)  # record_timing off
 
 

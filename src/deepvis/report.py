@@ -42,6 +42,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbconvert import HTMLExporter, PDFExporter
 from nbconvert.exporters.pdf import LatexFailed
 from nbconvert.filters import html2text, markdown2html_mistune, strip_ansi
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from nbformat import NotebookNode
 from traitlets.config import Config
 
@@ -139,6 +140,9 @@ def execute_notebook(path: Path, cwd: Path) -> NotebookNode:
             raise DeepvisError(
                 f"{_display(path)}: the kernel died ({err}); out of memory?"
             ) from err
+    # How stream messages arrive split into outputs depends on timing; merge consecutive ones
+    # so that identical runs give identical notebooks.
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     return nb
 
 
