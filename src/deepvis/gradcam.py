@@ -26,6 +26,7 @@ import tensorflow as tf
 from matplotlib import colormaps
 from numpy.typing import ArrayLike
 from PIL import Image, ImageFilter, ImageOps
+from scipy.special import softmax
 from scipy.stats import spearmanr
 
 from deepvis.errors import DeepvisError, cli_errors
@@ -367,8 +368,7 @@ def faithfulness(
             mask[chosen] = True
             variants.append(np.where(mask.reshape(height, width, 1), blurred, image))
     logits = np.asarray(net.model(net.prepare(variants), training=False))
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(logits, axis=1)
     k = np.arange(len(classes))
     cls = np.asarray(classes)
     return Faithfulness(
