@@ -8,12 +8,12 @@ APT_PACKAGES := dataset-fashion-mnist pandoc texlive-xetex texlive-fonts-recomme
 	texlive-plain-generic poppler-utils
 WHEELS := data/wheels
 export TF_CPP_MIN_LOG_LEVEL := 2
-export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_ENABLE_ONEDNN_OPTS := 1
 ifeq ($(QUICK),1)
 export DEEPVIS_QUICK := 1
 endif
 
-.PHONY: setup apt data test report lab bench lint clean-quick
+.PHONY: setup apt data test report lab bench variants lint clean-quick
 
 setup: $(STAMP)
 
@@ -60,6 +60,10 @@ lab: data
 bench: data
 	$(PY) -m deepvis.bench train
 	$(PY) -m deepvis.bench gradcam
+
+# The screening of CAE variants that notebook 05 reports (report/variants.json).
+variants: data
+	$(PY) -m deepvis.variants
 
 lint: setup
 	$(VENV)/bin/ruff check src tests notebooks

@@ -43,15 +43,42 @@ def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
     from dataclasses import replace
 
     from deepvis.noise import noisy_test_set
+    from deepvis.quality import bce
 
     config = replace(TINY, epochs=1, noise_std=1.0)
     cae, history = train_mod.train(config, *images, verbose=0)
     x_test = images[1][: config.test_subset]
     noisy = noisy_test_set(x_test, 1.0, config.seed)
-    on_noisy = cae.autoencoder.evaluate(noisy, x_test, batch_size=64, verbose=0)
-    on_clean = cae.autoencoder.evaluate(x_test, x_test, batch_size=64, verbose=0)
-    assert history["val_loss"][0] == pytest.approx(on_noisy, rel=1e-5)
-    assert on_noisy != pytest.approx(on_clean, rel=1e-5)
+    on_noisy = bce(x_test, cae.autoencoder.predict(noisy, verbose=0))
+    on_clean = bce(x_test, cae.autoencoder.predict(x_test, verbose=0))
+    assert history["val_loss"][0] == pytest.approx(on_noisy, rel=1e-4)
+    assert on_noisy != pytest.approx(on_clean, rel=1e-4)
+
+
+def test_training_model_adds_fresh_noise_only_while_training():
+    from dataclasses import replace
+
+    config = replace(TINY, noise_std=1.0)
+    cae = train_mod.build_from_config(config)
+    assert train_mod.training_model(cae, TINY) is cae.autoencoder  # no noise: the plain model
+    model = train_mod.training_model(cae, config)
+    x = np.full((64, 28, 28, 1), 0.5, dtype="float32")
+    np.testing.assert_allclose(model(x), cae.autoencoder(x), atol=1e-6)  # inference: no noise
+    noise = model.get_layer("noise")
+    first = np.asarray(noise(x, training=True)) - x
+    second = np.asarray(noise(x, training=True)) - x
+    assert abs(first.mean()) < 0.01 and first.std() == pytest.approx(1.0, abs=0.01)
+    assert not np.allclose(first, second)  # drawn afresh for every batch
+    clipped = train_mod.training_model(cae, replace(config, noise_clip=True))
+    inner = keras_submodel_input(clipped)
+    assert float(np.min(inner(x, training=True))) == 0.0
+
+
+def keras_submodel_input(model):
+    """The tensor fed to the autoencoder inside a training model, as a model of its own."""
+    import keras
+
+    return keras.Model(model.input, model.get_layer("clip").output)
 
 
 def test_cache_reuse_skips_training(images, project_home, monkeypatch):

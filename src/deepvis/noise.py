@@ -1,10 +1,14 @@
-"""Additive Gaussian noise for the denoising CAE (Exercise 1, step 3), seeded and reproducible."""
+"""Additive Gaussian noise for the denoising CAE (Exercise 1, step 3), seeded and reproducible.
+
+These functions make the fixed noisy test set and the noisy images of the notebooks; during
+training the noise comes from Keras' `GaussianNoise` layer (`deepvis.train.training_model`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Second seed word for the fixed noisy *test* set; training epochs use their epoch number.
+#: Second seed word of the fixed noisy *test* set, apart from any other use of the same seed.
 TEST_STREAM = 2**31 - 1
 
 

@@ -54,7 +54,7 @@ from deepvis.files import atomic_write_text
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"
 #: Added to the kernel's environment: no TensorFlow log noise, stable hashing.
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0"}
+KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "PYTHONHASHSEED": "0"}
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TITLE = "Visualizing what deep networks learn: convolutional autoencoders and Grad-CAM"
 SUBTITLE = "CS 4/510 Computer Vision & Deep Learning, Programming Assignment #4"

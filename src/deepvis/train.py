@@ -21,7 +21,7 @@ from deepvis.cae import CAE, build_cae
 from deepvis.config import CAEConfig, paths
 from deepvis.errors import DeepvisError
 from deepvis.files import atomic_directory, atomic_write_json
-from deepvis.noise import add_gaussian, noisy_test_set
+from deepvis.noise import noisy_test_set
 
 WEIGHTS = "model.weights.h5"
 HISTORY = "history.json"
@@ -86,11 +86,34 @@ def _optimizer(config: CAEConfig, steps_per_epoch: int) -> keras.optimizers.Opti
     return keras.optimizers.Adam(lr)
 
 
-class _OneEpoch(keras.callbacks.Callback):
-    """Stop `fit` after one epoch: each epoch gets its own call (and its own fresh noise)."""
+class _EpochSeconds(keras.callbacks.Callback):
+    """Wall-clock seconds of every epoch, its test evaluation included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.model.stop_training = True
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def training_model(cae: CAE, config: CAEConfig) -> keras.Model:
+    """The model `fit` trains: the autoencoder, behind a noise layer for a denoising config.
+
+    Keras' `GaussianNoise` adds N(0, noise_std^2) noise to each training input, drawn afresh for
+    every batch (so every epoch sees new noise) from the seeded Keras generator, and is the
+    identity outside training. Targets stay clean: `fit` is given the clean images twice.
+    """
+    if config.noise_std <= 0:
+        return cae.autoencoder
+    inputs = keras.Input(cae.autoencoder.input_shape[1:], name="clean")
+    x = keras.layers.GaussianNoise(config.noise_std, seed=config.seed, name="noise")(inputs)
+    if config.noise_clip:
+        x = keras.layers.Lambda(lambda t: keras.ops.clip(t, 0.0, 1.0), name="clip")(x)
+    return keras.Model(inputs, cae.autoencoder(x), name=f"{config.name}_training")
 
 
 def train(
@@ -98,44 +121,37 @@ def train(
 ) -> tuple[CAE, dict]:
     """Train from scratch; return the CAE and its history (``loss``, ``val_loss``, ``seconds``).
 
-    `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1]. The test loss is measured on
-    `x_test` after every epoch (on its fixed noisy copy for a denoising configuration).
+    `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1]. One `fit` call for all epochs, data
+    reshuffled every epoch. The test loss is measured on `x_test` after every epoch (on its fixed
+    noisy copy, `noise.noisy_test_set`, for a denoising configuration).
     """
     x_train, x_test = _subset(x_train, config.train_subset), _subset(x_test, config.test_subset)
     seed_everything(config.seed)
     cae = build_from_config(config)
+    model = training_model(cae, config)
     steps = -(-len(x_train) // config.batch_size)
-    cae.autoencoder.compile(optimizer=_optimizer(config, steps), loss="binary_crossentropy")
-    denoising = config.noise_std > 0
+    model.compile(optimizer=_optimizer(config, steps), loss="binary_crossentropy")
     x_test_in = (
         noisy_test_set(x_test, config.noise_std, config.seed, config.noise_clip)
-        if denoising
+        if config.noise_std > 0
         else x_test
     )
-    history: dict[str, list[float]] = {"loss": [], "val_loss": [], "seconds": []}
-    for epoch in range(config.epochs):
-        x_in = (
-            add_gaussian(
-                x_train, config.noise_std, seed=(config.seed, epoch), clip=config.noise_clip
-            )
-            if denoising
-            else x_train
-        )
-        start = time.perf_counter()
-        h = cae.autoencoder.fit(
-            x_in,
-            x_train,
-            batch_size=config.batch_size,
-            initial_epoch=epoch,
-            epochs=config.epochs,  # for Keras' "Epoch k/n" line; the callback stops after one
-            callbacks=[_OneEpoch()],
-            validation_data=(x_test_in, x_test),
-            shuffle=True,
-            verbose=verbose,
-        )
-        history["seconds"].append(time.perf_counter() - start)
-        history["loss"].append(float(h.history["loss"][-1]))
-        history["val_loss"].append(float(h.history["val_loss"][-1]))
+    timer = _EpochSeconds()
+    h = model.fit(
+        x_train,
+        x_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        callbacks=[timer],
+        validation_data=(x_test_in, x_test),
+        shuffle=True,
+        verbose=verbose,
+    )
+    history = {
+        "loss": [float(v) for v in h.history["loss"]],
+        "val_loss": [float(v) for v in h.history["val_loss"]],
+        "seconds": timer.seconds,
+    }
     return cae, history
 
 

@@ -1,0 +1,145 @@
+"""What helps a 2-D bottleneck: a screening of CAE variants on a short, equal training budget.
+
+``python -m deepvis.variants [NAME ...]`` trains each named variant of `VARIANTS` (all of them by
+default) for `SCREEN_EPOCHS` epochs on the full training set, caches it like every CAE, scores its
+latent plane and its reconstructions, and merges one row per variant into
+``report/variants.json`` (written after every variant, atomically). Notebook 05 shows the table.
+A variant is a set of `CAEConfig` overrides, so it stays within the assignment's rules: the same
+symmetric Conv -> MaxPool / Conv -> UpSampling template with a 2-neuron dense bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from deepvis.config import CAEConfig, paths
+from deepvis.errors import DeepvisError, cli_errors
+from deepvis.files import atomic_write_json
+
+#: Epochs of the screening budget (cosine decay over exactly these epochs).
+SCREEN_EPOCHS = 6
+
+#: Variant name -> `CAEConfig` overrides.
+VARIANTS: dict[str, dict] = {
+    "16-32-64": dict(filters=(16, 32, 64)),
+    "16-32-64, batch-norm": dict(filters=(16, 32, 64), batch_norm=True),
+    "16-32-64, batch-norm, lr 3e-3": dict(
+        filters=(16, 32, 64), batch_norm=True, learning_rate=3e-3
+    ),
+    "16-32-64, batch-norm, batch 64": dict(filters=(16, 32, 64), batch_norm=True, batch_size=64),
+    "16-32-64, batch-norm, tanh code": dict(
+        filters=(16, 32, 64), batch_norm=True, bottleneck_activation="tanh"
+    ),
+    "32-64-128": dict(filters=(32, 64, 128)),
+    "32-64-128, batch-norm": dict(filters=(32, 64, 128), batch_norm=True),
+}
+
+
+#: (lever, variant without it, variant with it): the one-change pairs that `effects` reads.
+LEVERS: list[tuple[str, str, str]] = [
+    ("batch-norm (16-32-64)", "16-32-64", "16-32-64, batch-norm"),
+    ("batch-norm (32-64-128)", "32-64-128", "32-64-128, batch-norm"),
+    ("width x2 (plain)", "16-32-64", "32-64-128"),
+    ("width x2 (batch-norm)", "16-32-64, batch-norm", "32-64-128, batch-norm"),
+    ("learning rate 3e-3", "16-32-64, batch-norm", "16-32-64, batch-norm, lr 3e-3"),
+    ("batch 64", "16-32-64, batch-norm", "16-32-64, batch-norm, batch 64"),
+    ("tanh bottleneck", "16-32-64, batch-norm", "16-32-64, batch-norm, tanh code"),
+]
+
+#: The columns of a results row that `effects` compares, in the order shown.
+SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
+
+
+def effects(results: dict[str, dict]) -> pd.DataFrame:
+    """What each lever of `LEVERS` changed: one row per lever whose two variants both ran.
+
+    Columns: the change (with minus without) of each score in `SCORES`, and ``time_ratio``, the
+    ratio of seconds per epoch. Higher is better for every score but ``test_bce``.
+    """
+    rows = {}
+    for lever, without, with_ in LEVERS:
+        if without in results and with_ in results:
+            a, b = results[without], results[with_]
+            rows[lever] = {k: b[k] - a[k] for k in SCORES} | {
+                "time_ratio": b["seconds_per_epoch"] / a["seconds_per_epoch"]
+            }
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*SCORES, "time_ratio"])
+    table.index.name = "lever"
+    return table
+
+
+def variant_config(name: str, epochs: int = SCREEN_EPOCHS) -> CAEConfig:
+    """The `CAEConfig` of variant `name` (a key of `VARIANTS`) at the screening budget."""
+    if name not in VARIANTS:
+        raise DeepvisError(f"unknown variant {name!r}; choose from {sorted(VARIANTS)}")
+    return CAEConfig(name="variant", epochs=epochs, **VARIANTS[name])
+
+
+def results_path() -> Path:
+    """``report/variants.json`` of the full run (the screening has no quick mode)."""
+    return paths().root / "report" / "variants.json"
+
+
+def load_results(path: Path | None = None) -> dict[str, dict[str, float]]:
+    """Variant name -> its scores, as `run` wrote them ({} when the screening was never run)."""
+    path = path or results_path()
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def score(trained, data) -> dict[str, float]:
+    """Scores of one trained variant: the latent metrics of notebook 03 plus speed and size.
+
+    `trained`: a `deepvis.train.TrainedCAE`; `data`: ``load_fashion_mnist()``'s two pairs.
+    """
+    from deepvis import latent, quality
+
+    (x_train, y_train), (x_test, y_test) = data
+    encoder, autoencoder = trained.cae.encoder, trained.cae.autoencoder
+    scores = latent.embedding_scores(
+        latent.encode(encoder, x_train),
+        y_train,
+        latent.encode(encoder, x_test),
+        y_test,
+        x_test,
+        quality.predict(autoencoder, x_test),
+    )
+    return scores | {
+        "epochs": len(trained.history["loss"]),
+        "seconds_per_epoch": trained.seconds_per_epoch,
+        "params": int(autoencoder.count_params()),
+    }
+
+
+def run(names: list[str], epochs: int = SCREEN_EPOCHS, path: Path | None = None) -> None:
+    """Train (or load) and score each variant in `names`, merging rows into `path`."""
+    from deepvis.data import load_fashion_mnist
+    from deepvis.train import fit_or_load
+
+    path = path or results_path()
+    configs = {name: variant_config(name, epochs) for name in names}
+    data = load_fashion_mnist()
+    (x_train, _), (x_test, _) = data
+    for i, (name, config) in enumerate(configs.items(), start=1):
+        print(f"[{i}/{len(configs)}] {name}", flush=True)
+        row = score(fit_or_load(config, x_train, x_test, verbose=2), data)
+        print("  " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
+        atomic_write_json(path, load_results(path) | {name: {"config": config.key(), **row}})
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deepvis.variants", description=__doc__)
+    parser.add_argument("names", nargs="*", help="variants to run (default: all)")
+    parser.add_argument("--epochs", type=int, default=SCREEN_EPOCHS)
+    args = parser.parse_args(argv)
+    run(args.names or list(VARIANTS), args.epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
