@@ -68,3 +68,30 @@ def test_levers_name_real_variants_and_effects_are_differences():
     assert got.knn5 == pytest.approx(0.1) and got.test_bce == pytest.approx(-0.01)
     assert got.trustworthiness == 0 and got.time_ratio == pytest.approx(1.5)
     assert variants.effects({}).empty
+
+
+def test_matching_finds_the_variant_a_config_trains():
+    from dataclasses import replace
+
+    from deepvis.config import CAEConfig
+
+    config = replace(variants.variant_config("16-32-64, batch-norm"), name="cae", epochs=30)
+    assert variants.matching(config) == "16-32-64, batch-norm"
+    assert variants.matching(replace(config, train_subset=100)) == "16-32-64, batch-norm"
+    assert variants.matching(CAEConfig(filters=(8, 8, 8))) is None
+
+
+def test_table_follows_the_variant_order_and_skips_missing_rows():
+    row = dict(
+        knn5=0.6,
+        trustworthiness=0.9,
+        silhouette=0.1,
+        test_bce=0.3,
+        seconds_per_epoch=9,
+        params=10,
+        config="x",
+    )
+    names = list(variants.VARIANTS)
+    frame = variants.table({names[2]: row, names[0]: row})
+    assert list(frame.index) == [names[0], names[2]]
+    assert list(frame.columns) == [*variants.SCORES, "seconds_per_epoch", "params"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,19 @@ from deepvis.files import atomic_write_json
 #: Epochs of the screening budget (cosine decay over exactly these epochs).
 SCREEN_EPOCHS = 6
 
-#: Variant name -> `CAEConfig` overrides.
+#: The screening's starting point, spelled out so that it does not move with the defaults of
+#: `CAEConfig` (which are the screening's winner): plain 16-32-64, batch 256, Adam 1e-3.
+SCREEN_BASE = dict(
+    filters=(16, 32, 64),
+    batch_norm=False,
+    dropout=0.0,
+    bottleneck_activation=None,
+    batch_size=256,
+    learning_rate=1e-3,
+    lr_schedule="cosine",
+)
+
+#: Variant name -> overrides of `SCREEN_BASE`.
 VARIANTS: dict[str, dict] = {
     "16-32-64": dict(filters=(16, 32, 64)),
     "16-32-64, batch-norm": dict(filters=(16, 32, 64), batch_norm=True),
@@ -55,6 +68,18 @@ LEVERS: list[tuple[str, str, str]] = [
 SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
 
 
+def table(results: dict[str, dict]) -> pd.DataFrame:
+    """The screening as a DataFrame: one row per variant that ran, in `VARIANTS` order, with the
+    columns of `SCORES` plus ``seconds_per_epoch`` and ``params``."""
+    names = [name for name in VARIANTS if name in results]
+    rows = {name: results[name] for name in names}
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=[*SCORES, "seconds_per_epoch", "params"]
+    )
+    frame.index.name = f"variant ({SCREEN_EPOCHS} epochs)"
+    return frame
+
+
 def effects(results: dict[str, dict]) -> pd.DataFrame:
     """What each lever of `LEVERS` changed: one row per lever whose two variants both ran.
 
@@ -77,7 +102,16 @@ def variant_config(name: str, epochs: int = SCREEN_EPOCHS) -> CAEConfig:
     """The `CAEConfig` of variant `name` (a key of `VARIANTS`) at the screening budget."""
     if name not in VARIANTS:
         raise DeepvisError(f"unknown variant {name!r}; choose from {sorted(VARIANTS)}")
-    return CAEConfig(name="variant", epochs=epochs, **VARIANTS[name])
+    return CAEConfig(name="variant", epochs=epochs, **(SCREEN_BASE | VARIANTS[name]))
+
+
+def matching(config: CAEConfig) -> str | None:
+    """The variant that `config` trains (ignoring its name, epochs and subsets), or None."""
+    plain = replace(config, name="variant", train_subset=None, test_subset=None)
+    for name in VARIANTS:
+        if variant_config(name, config.epochs) == plain:
+            return name
+    return None
 
 
 def results_path() -> Path:
