@@ -69,7 +69,8 @@ def loss_curves(
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("binary cross-entropy per pixel")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="center right")
+    # Below the axes: curves and reference lines can sit anywhere inside.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
