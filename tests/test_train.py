@@ -58,6 +58,8 @@ def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
 def test_training_model_adds_fresh_noise_only_while_training():
     from dataclasses import replace
 
+    import keras
+
     config = replace(TINY, noise_std=1.0)
     cae = train_mod.build_from_config(config)
     assert train_mod.training_model(cae, TINY) is cae.autoencoder  # no noise: the plain model
@@ -70,15 +72,8 @@ def test_training_model_adds_fresh_noise_only_while_training():
     assert abs(first.mean()) < 0.01 and first.std() == pytest.approx(1.0, abs=0.01)
     assert not np.allclose(first, second)  # drawn afresh for every batch
     clipped = train_mod.training_model(cae, replace(config, noise_clip=True))
-    inner = keras_submodel_input(clipped)
-    assert float(np.min(inner(x, training=True))) == 0.0
-
-
-def keras_submodel_input(model):
-    """The tensor fed to the autoencoder inside a training model, as a model of its own."""
-    import keras
-
-    return keras.Model(model.input, model.get_layer("clip").output)
+    fed = keras.Model(clipped.input, clipped.get_layer("clip").output)  # the autoencoder's input
+    assert float(np.min(fed(x, training=True))) == 0.0
 
 
 def test_cache_reuse_skips_training(images, project_home, monkeypatch):
@@ -122,3 +117,11 @@ def test_quick_mode_shrinks_training(monkeypatch):
     assert denoising_config().noise_std == 1.0 and denoising_config().filters == quick.filters
     monkeypatch.delenv("DEEPVIS_QUICK")
     assert cae_config().train_subset is None
+
+
+def test_shown_paths_are_relative_inside_the_project(project_home, tmp_path_factory):
+    from deepvis.config import shown
+
+    assert shown(project_home / "data" / "models" / "cae-x") == "data/models/cae-x"
+    outside = tmp_path_factory.mktemp("elsewhere")
+    assert shown(outside) == str(outside.resolve())

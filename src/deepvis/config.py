@@ -18,6 +18,13 @@ def project_root() -> Path:
     return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
 
 
+def shown(path: Path) -> str:
+    """`path` relative to the project root where it lies inside it (printed outputs then do not
+    depend on where the project is checked out), else the absolute path."""
+    path, root = Path(path).resolve(), project_root()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def quick_mode() -> bool:
     """True when env ``DEEPVIS_QUICK`` is set to a true value (1, true, yes)."""
     return os.environ.get("DEEPVIS_QUICK", "").strip().lower() in {"1", "true", "yes"}
@@ -66,10 +73,10 @@ def paths() -> Paths:
 class CAEConfig:
     """Everything that determines a trained CAE; its hash keys the weight cache.
 
-    ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn afresh
-    every epoch, while targets stay clean. ``train_subset``/``test_subset`` (None = all) take the
-    first N images, for quick mode and tests. The defaults are the best variant of the screening
-    in `deepvis.variants` (16-32-64 with batch-norm, batch 64), trained longer.
+    ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn
+    afresh for every batch, while targets stay clean. ``train_subset``/``test_subset`` (None =
+    all) take the first N images, for quick mode and tests. The defaults are the best variant of
+    the screening in `deepvis.variants` (16-32-64 with batch-norm, batch 64), trained longer.
     """
 
     name: str = "cae"

@@ -46,7 +46,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from nbformat import NotebookNode
 from traitlets.config import Config
 
-from deepvis.config import paths, project_root, quick_mode
+from deepvis.config import paths, project_root, quick_mode, shown
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_text
 
@@ -131,15 +131,13 @@ def execute_notebook(path: Path, cwd: Path) -> NotebookNode:
             index, cell = next((i, c) for i, c in enumerate(nb.cells) if i + 1 in error_outputs(nb))
             print(strip_ansi(str(err)), file=sys.stderr)
             raise DeepvisError(
-                f"{_display(path)}, cell {index + 1} (In [{cell.execution_count}]): "
+                f"{shown(path)}, cell {index + 1} (In [{cell.execution_count}]): "
                 f"{err.ename}: {strip_ansi(err.evalue)}"
             ) from err
         except DeadKernelError as err:
             kernel_log.seek(0)
             print("".join(kernel_log.readlines()[-40:]), file=sys.stderr)
-            raise DeepvisError(
-                f"{_display(path)}: the kernel died ({err}); out of memory?"
-            ) from err
+            raise DeepvisError(f"{shown(path)}: the kernel died ({err}); out of memory?") from err
     # How stream messages arrive split into outputs depends on timing; merge consecutive ones
     # so that identical runs give identical notebooks.
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
@@ -355,14 +353,14 @@ def build(
     sources = find_notebooks(source_dir if execute else executed_dir)
     if not sources:
         where = source_dir if execute else executed_dir
-        raise DeepvisError(f"no notebooks named {NOTEBOOK_GLOB} in {_display(where)}")
+        raise DeepvisError(f"no notebooks named {NOTEBOOK_GLOB} in {shown(where)}")
 
     executed: list[tuple[Path, NotebookNode]] = []
     for k, path in enumerate(sources, start=1):
         if not execute:
             executed.append((path, nbformat.read(path, as_version=4)))
             continue
-        print(f"[{k}/{len(sources)}] executing {_display(path)} ...", flush=True)
+        print(f"[{k}/{len(sources)}] executing {shown(path)} ...", flush=True)
         start = time.perf_counter()
         nb = execute_notebook(path, cwd=source_dir)
         timings.execute[path.name] = time.perf_counter() - start
@@ -413,16 +411,8 @@ def _summary(timings: Timings, executed_dir: Path | None, report_dir: Path) -> N
     total = sum(timings.execute.values()) + sum(timings.render.values())
     print(f"  total   {'':<32} {total:8.1f} s")
     if executed_dir is not None:
-        print(f"executed notebooks: {_display(executed_dir)}/")
-    print(f"report: {_display(report_dir)}/ ({', '.join(timings.render)})")
-
-
-def _display(path: Path) -> str:
-    """`path` relative to the project root where it lies inside it."""
-    path = path.resolve()
-    return (
-        str(path.relative_to(project_root())) if path.is_relative_to(project_root()) else str(path)
-    )
+        print(f"executed notebooks: {shown(executed_dir)}/")
+    print(f"report: {shown(report_dir)}/ ({', '.join(timings.render)})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,12 +429,12 @@ def check(report_dir: Path, executed_dir: Path) -> list[str]:
     problems = []
     notebooks = {path: nbformat.read(path, as_version=4) for path in find_notebooks(executed_dir)}
     if not notebooks:
-        problems.append(f"no executed notebooks in {_display(executed_dir)}")
+        problems.append(f"no executed notebooks in {shown(executed_dir)}")
     for path, nb in notebooks.items():
         if cells := error_outputs(nb):
-            problems.append(f"{_display(path)} holds error outputs in cells {cells}")
+            problems.append(f"{shown(path)} holds error outputs in cells {cells}")
         if not (report_dir / f"{path.stem}.html").exists():
-            problems.append(f"{_display(report_dir / path.stem)}.html is missing")
+            problems.append(f"{shown(report_dir / path.stem)}.html is missing")
 
     page = report_dir / "report.html"
     if page.exists():
@@ -452,30 +442,28 @@ def check(report_dir: Path, executed_dir: Path) -> list[str]:
         embedded = len(re.findall(r"<img[^>]*\ssrc=\"data:image/", text))
         linked = len(re.findall(r"<img[^>]*\ssrc=\"(?!data:)", text))
         if embedded < MIN_HTML_IMAGES:
-            problems.append(
-                f"{_display(page)} embeds {embedded} images, fewer than {MIN_HTML_IMAGES}"
-            )
+            problems.append(f"{shown(page)} embeds {embedded} images, fewer than {MIN_HTML_IMAGES}")
         if linked:
-            problems.append(f"{_display(page)} links {linked} images instead of embedding them")
+            problems.append(f"{shown(page)} links {linked} images instead of embedding them")
     else:
-        problems.append(f"{_display(page)} is missing")
+        problems.append(f"{shown(page)} is missing")
 
     pdf = report_dir / "report.pdf"
     if not pdf.exists():
-        problems.append(f"{_display(pdf)} is missing")
+        problems.append(f"{shown(pdf)} is missing")
     elif missing := [t for t in ("pdfinfo", "pdftotext") if shutil.which(t) is None]:
         problems.append(f"{', '.join(missing)} not found: sudo apt-get install -y poppler-utils")
     else:
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
         pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1)) if "Pages:" in info else 0
         if pages < MIN_PDF_PAGES:
-            problems.append(f"{_display(pdf)} has {pages} pages, fewer than {MIN_PDF_PAGES}")
+            problems.append(f"{shown(pdf)} has {pages} pages, fewer than {MIN_PDF_PAGES}")
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         found = _squash(text)
         for nb in notebooks.values():
             for _, _, title in headings(nb):
                 if _squash(title) not in found:
-                    problems.append(f"{_display(pdf)} lacks the section title {title!r}")
+                    problems.append(f"{shown(pdf)} lacks the section title {title!r}")
     return problems
 
 
@@ -520,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"check failed: {problem}", file=sys.stderr)
         if problems:
             return 2
-        print(f"report check passed: {_display(report_dir)}")
+        print(f"report check passed: {shown(report_dir)}")
         return 0
     build(source_dir, executed_dir, report_dir, execute=not args.skip_execute)
     return 0

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from deepvis.cae import CAE, build_cae
-from deepvis.config import CAEConfig, paths
+from deepvis.config import CAEConfig, paths, shown
 from deepvis.errors import DeepvisError
 from deepvis.files import atomic_directory, atomic_write_json
 from deepvis.noise import noisy_test_set
@@ -160,14 +160,6 @@ def cache_dir(config: CAEConfig) -> Path:
     return paths().models / config.key()
 
 
-def _shown(folder: Path) -> str:
-    """`folder` relative to the project, so printed outputs do not depend on the checkout."""
-    try:
-        return str(folder.relative_to(paths().root))
-    except ValueError:
-        return str(folder)
-
-
 def fit_or_load(
     config: CAEConfig,
     x_train: np.ndarray,
@@ -182,9 +174,9 @@ def fit_or_load(
         cae = build_from_config(config)
         cae.autoencoder.load_weights(folder / WEIGHTS)
         history = json.loads((folder / HISTORY).read_text())
-        print(f"Loaded cached {config.name} ({len(history['loss'])} epochs) from {_shown(folder)}")
+        print(f"Loaded cached {config.name} ({len(history['loss'])} epochs) from {shown(folder)}")
         return TrainedCAE(config, cae, history, folder, loaded=True)
-    print(f"Training {config.name}: {config.epochs} epochs, cache {_shown(folder)}")
+    print(f"Training {config.name}: {config.epochs} epochs, cache {shown(folder)}")
     cae, history = train(config, x_train, x_test, verbose=verbose)
     with atomic_directory(folder) as tmp:
         cae.autoencoder.save_weights(tmp / WEIGHTS)

@@ -39,15 +39,11 @@ SCREEN_BASE = dict(
 
 #: Variant name -> overrides of `SCREEN_BASE`.
 VARIANTS: dict[str, dict] = {
-    "16-32-64": dict(filters=(16, 32, 64)),
-    "16-32-64, batch-norm": dict(filters=(16, 32, 64), batch_norm=True),
-    "16-32-64, batch-norm, lr 3e-3": dict(
-        filters=(16, 32, 64), batch_norm=True, learning_rate=3e-3
-    ),
-    "16-32-64, batch-norm, batch 64": dict(filters=(16, 32, 64), batch_norm=True, batch_size=64),
-    "16-32-64, batch-norm, tanh code": dict(
-        filters=(16, 32, 64), batch_norm=True, bottleneck_activation="tanh"
-    ),
+    "16-32-64": {},
+    "16-32-64, batch-norm": dict(batch_norm=True),
+    "16-32-64, batch-norm, lr 3e-3": dict(batch_norm=True, learning_rate=3e-3),
+    "16-32-64, batch-norm, batch 64": dict(batch_norm=True, batch_size=64),
+    "16-32-64, batch-norm, tanh code": dict(batch_norm=True, bottleneck_activation="tanh"),
     "32-64-128": dict(filters=(32, 64, 128)),
     "32-64-128, batch-norm": dict(filters=(32, 64, 128), batch_norm=True),
 }
@@ -71,8 +67,7 @@ SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
 def table(results: dict[str, dict]) -> pd.DataFrame:
     """The screening as a DataFrame: one row per variant that ran, in `VARIANTS` order, with the
     columns of `SCORES` plus ``seconds_per_epoch`` and ``params``."""
-    names = [name for name in VARIANTS if name in results]
-    rows = {name: results[name] for name in names}
+    rows = {name: results[name] for name in VARIANTS if name in results}
     frame = pd.DataFrame.from_dict(
         rows, orient="index", columns=[*SCORES, "seconds_per_epoch", "params"]
     )
@@ -93,9 +88,9 @@ def effects(results: dict[str, dict]) -> pd.DataFrame:
             rows[lever] = {k: b[k] - a[k] for k in SCORES} | {
                 "time_ratio": b["seconds_per_epoch"] / a["seconds_per_epoch"]
             }
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*SCORES, "time_ratio"])
-    table.index.name = "lever"
-    return table
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=[*SCORES, "time_ratio"])
+    frame.index.name = "lever"
+    return frame
 
 
 def variant_config(name: str, epochs: int = SCREEN_EPOCHS) -> CAEConfig:
