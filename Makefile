@@ -13,7 +13,7 @@ ifeq ($(QUICK),1)
 export DEEPVIS_QUICK := 1
 endif
 
-.PHONY: setup apt data test report lab bench variants lint clean-quick
+.PHONY: setup apt data test report train lab bench variants lint clean-quick
 
 setup: $(STAMP)
 
@@ -61,9 +61,13 @@ bench: data
 	$(PY) -m deepvis.bench train
 	$(PY) -m deepvis.bench gradcam
 
+# Train (or load) the CAE and the denoising CAE into the cache, ahead of `make report`.
+train: data
+	$(PY) scripts/train_all.py
+
 # The screening of CAE variants that notebook 05 reports (report/variants.json).
 variants: data
 	$(PY) -m deepvis.variants
 
 lint: setup
-	$(VENV)/bin/ruff check src tests notebooks
+	$(VENV)/bin/ruff check src tests notebooks scripts

@@ -1,7 +1,8 @@
 """Train (or load) the full-run CAE and denoising CAE into the cache, logging progress.
 
 ``make report`` trains on demand inside the notebooks; this script does the same training ahead
-of time (for example in the background while working): ``python scripts/train_all.py``.
+of time (for example in the background while working): ``make train``, which also sets
+``TF_ENABLE_ONEDNN_OPTS=1`` (about twice as fast on these CPUs as TensorFlow's default here).
 """
 
 from deepvis.config import cae_config, denoising_config
@@ -11,4 +12,6 @@ from deepvis.train import fit_or_load
 (x_train, _), (x_test, _) = load_fashion_mnist()
 for config in (cae_config(), denoising_config()):
     trained = fit_or_load(config, x_train, x_test)
-    print(f"{config.key()}: test BCE {trained.test_bce:.4f}, {trained.seconds_per_epoch:.0f} s/epoch")
+    print(
+        f"{config.key()}: test BCE {trained.test_bce:.4f}, {trained.seconds_per_epoch:.0f} s/epoch"
+    )

@@ -21,6 +21,14 @@ def test_variants_have_distinct_cache_keys():
     assert len(keys) == len(variants.VARIANTS)
 
 
+def test_every_lever_changes_exactly_one_setting():
+    from dataclasses import asdict
+
+    for lever, without, with_ in variants.LEVERS:
+        a, b = (asdict(variants.variant_config(n)) for n in (without, with_))
+        assert len([k for k in a if a[k] != b[k]]) == 1, lever
+
+
 def test_unknown_variant_names_the_choices():
     with pytest.raises(DeepvisError, match="unknown variant 'huge'.*choose from"):
         variants.variant_config("huge")

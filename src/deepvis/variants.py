@@ -44,10 +44,25 @@ VARIANTS: dict[str, dict] = {
     "16-32-64, batch-norm, lr 3e-3": dict(batch_norm=True, learning_rate=3e-3),
     "16-32-64, batch-norm, batch 64": dict(batch_norm=True, batch_size=64),
     "16-32-64, batch-norm, tanh code": dict(batch_norm=True, bottleneck_activation="tanh"),
+    "16-32-64, batch-norm, batch 64, lr 2e-3": dict(
+        batch_norm=True, batch_size=64, learning_rate=2e-3
+    ),
+    "16-32-64, batch-norm, batch 64, lr 3e-3": dict(
+        batch_norm=True, batch_size=64, learning_rate=3e-3
+    ),
+    "16-32-64, batch-norm, batch 32": dict(batch_norm=True, batch_size=32),
+    "16-32-64-128, batch-norm, batch 64": dict(
+        filters=(16, 32, 64, 128), batch_norm=True, batch_size=64
+    ),
+    "16-32-64-128, batch-norm, batch 64, lr 2e-3": dict(
+        filters=(16, 32, 64, 128), batch_norm=True, batch_size=64, learning_rate=2e-3
+    ),
     "32-64-128": dict(filters=(32, 64, 128)),
     "32-64-128, batch-norm": dict(filters=(32, 64, 128), batch_norm=True),
 }
 
+
+_BN64 = "16-32-64, batch-norm, batch 64"
 
 #: (lever, variant without it, variant with it): the one-change pairs that `effects` reads.
 LEVERS: list[tuple[str, str, str]] = [
@@ -55,8 +70,17 @@ LEVERS: list[tuple[str, str, str]] = [
     ("batch-norm (32-64-128)", "32-64-128", "32-64-128, batch-norm"),
     ("width x2 (plain)", "16-32-64", "32-64-128"),
     ("width x2 (batch-norm)", "16-32-64, batch-norm", "32-64-128, batch-norm"),
-    ("learning rate 3e-3", "16-32-64, batch-norm", "16-32-64, batch-norm, lr 3e-3"),
-    ("batch 64", "16-32-64, batch-norm", "16-32-64, batch-norm, batch 64"),
+    ("lr 3e-3 (batch 256)", "16-32-64, batch-norm", "16-32-64, batch-norm, lr 3e-3"),
+    ("batch 64 (not 256)", "16-32-64, batch-norm", "16-32-64, batch-norm, batch 64"),
+    ("batch 32 (not 64)", _BN64, "16-32-64, batch-norm, batch 32"),
+    ("lr 2e-3 (batch 64)", _BN64, f"{_BN64}, lr 2e-3"),
+    ("lr 3e-3 (batch 64)", _BN64, f"{_BN64}, lr 3e-3"),
+    ("4th conv block", _BN64, "16-32-64-128, batch-norm, batch 64"),
+    (
+        "lr 2e-3 (4 blocks)",
+        "16-32-64-128, batch-norm, batch 64",
+        "16-32-64-128, batch-norm, batch 64, lr 2e-3",
+    ),
     ("tanh bottleneck", "16-32-64, batch-norm", "16-32-64, batch-norm, tanh code"),
 ]
 
