@@ -1,8 +1,8 @@
 """Train (or load) the full-run CAE and denoising CAE into the cache, logging progress.
 
 ``make report`` trains on demand inside the notebooks; this script does the same training ahead
-of time (for example in the background while working): ``make train``, which also sets
-``TF_ENABLE_ONEDNN_OPTS=1`` (about twice as fast on these CPUs as TensorFlow's default here).
+of time (for example in the background while working): ``make train`` or
+``python scripts/train_all.py``.
 """
 
 from deepvis.config import cae_config, denoising_config

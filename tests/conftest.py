@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
+
+import deepvis  # noqa: E402, F401  (sets the oneDNN default before any test module loads Keras)
 
 
 @pytest.fixture

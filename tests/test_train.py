@@ -125,3 +125,17 @@ def test_shown_paths_are_relative_inside_the_project(project_home, tmp_path_fact
     assert shown(project_home / "data" / "models" / "cae-x") == "data/models/cae-x"
     outside = tmp_path_factory.mktemp("elsewhere")
     assert shown(outside) == str(outside.resolve())
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])
+def test_importing_deepvis_turns_onednn_on_unless_set(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if given is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = given
+    code = "import os, deepvis; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == expected, out.stderr
