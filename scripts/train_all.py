@@ -5,9 +5,10 @@ of time (for example in the background while working): ``make train`` or
 ``python scripts/train_all.py``.
 """
 
+from deepvis.train import fit_or_load
+
 from deepvis.config import cae_config, denoising_config
 from deepvis.data import load_fashion_mnist
-from deepvis.train import fit_or_load
 
 (x_train, _), (x_test, _) = load_fashion_mnist()
 for config in (cae_config(), denoising_config()):

@@ -1,4 +1,4 @@
-"""Where things live, and the one switch for quick mode.
+"""Where things live, the one switch for quick mode, and the environment defaults.
 
 Quick mode (env ``DEEPVIS_QUICK=1``, or ``make report QUICK=1``) trains tiny models on small
 subsets and writes its figures, metrics and rendered report under ``build/quick/`` so that a
@@ -13,7 +13,11 @@ from pathlib import Path
 
 
 def project_root() -> Path:
-    """The project folder: env ``DEEPVIS_HOME`` if set, else the checkout holding this package."""
+    """The project folder: env ``DEEPVIS_HOME`` if set, else the checkout holding this package.
+
+    ``DEEPVIS_HOME`` moves every input cache and output (``data/``, ``figures/``, ``report/``,
+    ``build/quick/``) to another folder; the tests use it to write into a temporary one.
+    """
     env = os.environ.get("DEEPVIS_HOME")
     return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
 
@@ -69,57 +73,36 @@ def paths() -> Paths:
     return Paths(root=root, out=root / "build" / "quick" if quick_mode() else root)
 
 
-@dataclass(frozen=True)
-class CAEConfig:
-    """Everything that determines a trained CAE; its hash keys the weight cache.
-
-    ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn
-    afresh for every batch, while targets stay clean. ``train_subset``/``test_subset`` (None =
-    all) take the first N images, for quick mode and tests. The defaults are the best variant of
-    the screening in `deepvis.variants` (16-32-64-128 with batch-norm, batch 64, Adam 2e-3),
-    trained longer.
-    """
-
-    name: str = "cae"
-    filters: tuple[int, ...] = (16, 32, 64, 128)
-    latent_dim: int = 2
-    batch_norm: bool = True
-    dropout: float = 0.0
-    bottleneck_activation: str | None = None
-    epochs: int = 16
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    lr_schedule: str = "cosine"  # "constant" or "cosine" (decay to 1% over all epochs)
-    seed: int = 0
-    noise_std: float = 0.0
-    noise_clip: bool = False
-    train_subset: int | None = None
-    test_subset: int | None = None
-
-    def key(self) -> str:
-        """``<name>-<12 hex digits>``: a stable hash of every field."""
-        import hashlib
-        import json
-        from dataclasses import asdict
-
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
-        return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+#: Environment defaults of every deepvis process, notebook kernel and ``make lab`` server: oneDNN
+#: on (it trains the CAE about twice as fast on these CPUs, and TensorFlow leaves it off here)
+#: and TensorFlow's C++ info and warning lines off. A value already set always wins.
+ENV_DEFAULTS = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-#: Quick mode's training budget: a small subset and two epochs, everywhere.
-QUICK_TRAINING = dict(epochs=2, train_subset=2048, test_subset=1000)
+def environment() -> dict[str, str]:
+    """``os.environ`` with `ENV_DEFAULTS` filled in where unset (a new dict)."""
+    return {**ENV_DEFAULTS, **os.environ}
 
 
-def cae_config(**overrides) -> CAEConfig:
-    """The project's CAE configuration for the current mode, with `overrides` applied."""
-    base = CAEConfig(**overrides)
-    if quick_mode():
-        from dataclasses import replace
+#: The Debian packages the project needs, by purpose; the Makefile installs all of them.
+APT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "data": ("dataset-fashion-mnist",),
+    "pdf": (
+        "pandoc",
+        "texlive-xetex",
+        "texlive-fonts-recommended",
+        "texlive-plain-generic",
+        "fonts-dejavu-core",
+    ),
+    "checks": ("poppler-utils", "chromium"),
+}
 
-        return replace(base, **QUICK_TRAINING)
-    return base
+
+def all_apt_packages() -> str:
+    """Every package of `APT_PACKAGES`, space-separated (what the Makefile installs)."""
+    return " ".join(p for group in APT_PACKAGES.values() for p in group)
 
 
-def denoising_config(**overrides) -> CAEConfig:
-    """The denoising CAE: the same architecture and training, inputs with N(0, 1) noise."""
-    return cae_config(**{"name": "dcae", "noise_std": 1.0, **overrides})
+def apt_command(purpose: str) -> str:
+    """The ``apt-get install`` command for the packages of `purpose` (a key of `APT_PACKAGES`)."""
+    return "sudo apt-get install -y --no-install-recommends " + " ".join(APT_PACKAGES[purpose])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepvis.config import paths
+from deepvis.config import APT_PACKAGES, paths
 from deepvis.errors import DeepvisError
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -58,7 +58,10 @@ FILES: dict[str, tuple[str, int]] = {
         7840016,
     ),
 }
-APT_PACKAGE = "dataset-fashion-mnist"
+#: Shape of one image as the models take it: height, width, channels.
+IMAGE_SHAPE = (28, 28, 1)
+
+(APT_PACKAGE,) = APT_PACKAGES["data"]
 ENV_DIR = "DEEPVIS_FASHION_MNIST_DIR"
 
 
@@ -185,3 +188,13 @@ def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
         return (x.astype("float32") / 255.0)[..., None]
 
     return (prep(x_train), y_train.astype("int64")), (prep(x_test), y_test.astype("int64"))
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """Images (N, 28, 28[, 1]) or rows (N, 784) -> float32 matrix (N, 784), one row per image."""
+    return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+
+
+def unflatten(x: np.ndarray) -> np.ndarray:
+    """Rows (N, 784) or images (N, 28, 28[, 1]) -> float32 images (N, 28, 28, 1)."""
+    return np.asarray(x, dtype=np.float32).reshape(len(x), *IMAGE_SHAPE)

@@ -1,0 +1,1 @@
+"""Benchmarks printed by ``make bench`` (scripts that print figures, not timed tests)."""

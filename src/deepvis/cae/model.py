@@ -1,0 +1,148 @@
+"""A symmetric convolutional autoencoder with a 2-neuron dense bottleneck (Exercise 1, step 1).
+
+Encoder: ``n x (Conv2D ReLU -> MaxPooling2D)`` then Flatten and ``Dense(latent_dim)``.
+Decoder, its mirror: ``Dense -> Reshape`` to the last encoder conv's output, then
+``n x (Conv2D ReLU -> UpSampling2D)`` with the encoder's filter counts in reverse, and a final
+``Conv2D(1, sigmoid)``.
+
+28 -> 14 -> 7 -> 4 does not invert by upsampling: 4 -> 8 -> 16 -> 32. The encoder's pooling
+uses ``padding="same"``, which pads an odd 7 x 7 map to 8 x 8 before halving it; the decoder undoes
+exactly that with a ``Cropping2D`` right after the upsampling that overshoots (8 -> 7), so the
+output of every decoder block (after its upsampling) has the size of the input of the mirrored
+encoder block, and the output is exactly 28 x 28. Each decoder conv runs on the grid of the
+encoder block's pooled output, half the size of the mirrored encoder conv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from deepvis.cae.config import CAEConfig
+from deepvis.errors import DeepvisError
+
+INPUT_SHAPE = (28, 28, 1)
+#: Side of every conv kernel, encoder and decoder alike.
+KERNEL_SIZE = 3
+
+
+@dataclass
+class CAE:
+    """The autoencoder and its two halves; they share weights."""
+
+    autoencoder: keras.Model
+    encoder: keras.Model
+    decoder: keras.Model
+
+
+def check_symmetric(encoder_filters: Sequence[int], decoder_filters: Sequence[int]) -> None:
+    """Raise `DeepvisError` unless the decoder's filters are the encoder's in reverse.
+
+    The assignment asks for a symmetric CAE: the same number of conv layers on both sides and the
+    same width at mirrored positions, with at least three layers each.
+    """
+    enc, dec = list(encoder_filters), list(decoder_filters)
+    if len(enc) < 3:
+        raise DeepvisError(
+            f"encoder has {len(enc)} conv layers {enc}; the assignment asks for at least 3"
+        )
+    if dec != enc[::-1]:
+        raise DeepvisError(
+            f"asymmetric CAE: decoder filters {dec} must be the encoder's {enc} in reverse "
+            f"({enc[::-1]}); pass decoder_filters=None to mirror the encoder"
+        )
+    if any(int(f) < 1 for f in enc):
+        raise DeepvisError(f"filter counts must be positive integers, got {enc}")
+
+
+def spatial_sizes(size: int, depth: int) -> list[int]:
+    """Side lengths after each ``padding="same"`` 2x2 pooling: 28, 3 -> [28, 14, 7, 4]."""
+    sizes = [size]
+    for _ in range(depth):
+        sizes.append(-(-sizes[-1] // 2))
+    return sizes
+
+
+def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, dropout: float, name: str):
+    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batch_norm, name=name)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_relu")(x)
+    if dropout:
+        x = layers.SpatialDropout2D(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def build_cae(config: CAEConfig) -> CAE:
+    """Build the (untrained) CAE that `config` describes, for (28, 28, 1) float32 images in [0, 1].
+
+    Uses ``config.filters`` (encoder conv widths, first to last; the decoder uses them in
+    reverse), ``latent_dim`` (2 for the assignment), ``batch_norm`` and ``dropout`` (applied to
+    every conv block alike) and ``bottleneck_activation`` (None, linear, by default: a ReLU
+    there can zero one or both code dimensions and collapse the 2-D codes). Kernels are
+    `KERNEL_SIZE` square.
+
+    Returns
+    -------
+    CAE with ``autoencoder`` (N, 28, 28, 1) -> (N, 28, 28, 1) in [0, 1], ``encoder``
+    (N, 28, 28, 1) -> (N, latent_dim) and ``decoder`` (N, latent_dim) -> (N, 28, 28, 1).
+    """
+    filters, latent_dim, dropout = list(config.filters), config.latent_dim, config.dropout
+    check_symmetric(filters, filters[::-1])
+    if latent_dim < 1:
+        raise DeepvisError(f"latent_dim must be >= 1, got {latent_dim}")
+    if not 0.0 <= dropout < 1.0:
+        raise DeepvisError(f"dropout must be in [0, 1), got {dropout}")
+    sizes = spatial_sizes(INPUT_SHAPE[0], len(filters))
+    block = dict(kernel_size=KERNEL_SIZE, batch_norm=config.batch_norm, dropout=dropout)
+
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        x = _conv_block(x, f, name=f"enc_conv{i}", **block)
+        x = layers.MaxPooling2D(2, padding="same", name=f"enc_pool{i}")(x)
+    code_shape = tuple(x.shape[1:])
+    x = layers.Flatten(name="enc_flatten")(x)
+    code = layers.Dense(latent_dim, activation=config.bottleneck_activation, name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input((latent_dim,), name="code_in")
+    y = layers.Dense(
+        int(code_shape[0] * code_shape[1] * code_shape[2]), activation="relu", name="dec_dense"
+    )(code_in)
+    y = layers.Reshape(code_shape, name="dec_reshape")(y)
+    n = len(filters)
+    for i, f in enumerate(filters[::-1], start=1):
+        y = _conv_block(y, f, name=f"dec_conv{i}", **block)
+        y = layers.UpSampling2D(2, name=f"dec_up{i}")(y)
+        target = sizes[n - i]
+        excess = 2 * sizes[n - i + 1] - target
+        if excess:
+            y = layers.Cropping2D(((0, excess), (0, excess)), name=f"dec_crop{i}")(y)
+    outputs = layers.Conv2D(
+        1, KERNEL_SIZE, padding="same", activation="sigmoid", name="reconstruction"
+    )(y)
+    decoder = keras.Model(code_in, outputs, name="decoder")
+
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="cae")
+    return CAE(autoencoder=autoencoder, encoder=encoder, decoder=decoder)
+
+
+def layer_shapes(cae: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(sub-model, layer name, output shape without batch) for every layer, in order.
+
+    Shapes are read from a real forward pass of one zero image, as the assignment suggests, not
+    from the static graph.
+    """
+    import numpy as np
+
+    rows = []
+    for part in (cae.encoder, cae.decoder):
+        probe = keras.Model(part.input, [layer.output for layer in part.layers])
+        feed = np.zeros((1, *part.inputs[0].shape[1:]), dtype="float32")
+        for layer, out in zip(part.layers, probe(feed), strict=True):
+            rows.append((part.name, layer.name, tuple(int(d) for d in out.shape[1:])))
+    return rows

@@ -1,0 +1,176 @@
+"""Training with a cache: Adam + binary cross-entropy, one folder of results per configuration.
+
+``fit_or_load(config, x_train, x_test)`` trains the CAE of `config` (a `CAEConfig`) to reconstruct
+clean images, with noisy inputs when ``config.noise_std > 0``, records train and test loss per
+epoch, and stores weights, history and config in ``data/models/<name>-<hash>/``. The folder is
+written atomically, so an interrupted run leaves nothing that loads; a rerun with the same
+configuration loads it instead of training.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from deepvis.cae.config import CAEConfig
+from deepvis.cae.model import CAE, build_cae
+from deepvis.cae.noise import noisy_test_set
+from deepvis.config import paths, shown
+from deepvis.errors import DeepvisError
+from deepvis.files import atomic_directory, atomic_write_json
+
+WEIGHTS = "model.weights.h5"
+HISTORY = "history.json"
+CONFIG = "config.json"
+
+
+@dataclass
+class TrainedCAE:
+    """A trained CAE with its loss history (per epoch) and where it is cached."""
+
+    config: CAEConfig
+    cae: CAE
+    history: dict[str, list[float]]
+    cache_dir: Path
+    loaded: bool
+
+    @property
+    def autoencoder(self) -> keras.Model:
+        """(N, 28, 28, 1) float32 in [0, 1] -> its reconstruction, same shape."""
+        return self.cae.autoencoder
+
+    @property
+    def test_bce(self) -> float:
+        """Final test binary cross-entropy per pixel (nats)."""
+        return float(self.history["val_loss"][-1])
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds per training epoch, test evaluation included."""
+        return float(np.mean(self.history["seconds"]))
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds plus deterministic TF ops: same seed, same run."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _subset(x: np.ndarray, n: int | None) -> np.ndarray:
+    return x if n is None else x[:n]
+
+
+def _optimizer(config: CAEConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    if config.lr_schedule == "constant":
+        lr = config.learning_rate
+    elif config.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.01
+        )
+    else:
+        raise DeepvisError(
+            f"lr_schedule must be 'constant' or 'cosine', got {config.lr_schedule!r}"
+        )
+    return keras.optimizers.Adam(lr)
+
+
+class _EpochSeconds(keras.callbacks.Callback):
+    """Wall-clock seconds of every epoch, its test evaluation included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def training_model(cae: CAE, config: CAEConfig) -> keras.Model:
+    """The model `fit` trains: the autoencoder, behind a noise layer for a denoising config.
+
+    Keras' `GaussianNoise` adds N(0, noise_std^2) noise to each training input, drawn afresh for
+    every batch (so every epoch sees new noise) from the seeded Keras generator, and is the
+    identity outside training. Targets stay clean: `fit` is given the clean images twice.
+    """
+    if config.noise_std <= 0:
+        return cae.autoencoder
+    inputs = keras.Input(cae.autoencoder.input_shape[1:], name="clean")
+    x = keras.layers.GaussianNoise(config.noise_std, seed=config.seed, name="noise")(inputs)
+    if config.noise_clip:
+        x = keras.layers.Lambda(lambda t: keras.ops.clip(t, 0.0, 1.0), name="clip")(x)
+    return keras.Model(inputs, cae.autoencoder(x), name=f"{config.name}_training")
+
+
+def train(
+    config: CAEConfig, x_train: np.ndarray, x_test: np.ndarray, verbose: int = 2
+) -> tuple[CAE, dict]:
+    """Train from scratch; return the CAE and its history (``loss``, ``val_loss``, ``seconds``).
+
+    `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1]. One `fit` call for all epochs, data
+    reshuffled every epoch. The test loss is measured on `x_test` after every epoch (on its fixed
+    noisy copy, `noise.noisy_test_set`, for a denoising configuration).
+    """
+    x_train, x_test = _subset(x_train, config.train_subset), _subset(x_test, config.test_subset)
+    seed_everything(config.seed)
+    cae = build_cae(config)
+    model = training_model(cae, config)
+    steps = -(-len(x_train) // config.batch_size)
+    model.compile(optimizer=_optimizer(config, steps), loss="binary_crossentropy")
+    x_test_in = noisy_test_set(x_test, config) if config.noise_std > 0 else x_test
+    timer = _EpochSeconds()
+    h = model.fit(
+        x_train,
+        x_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        callbacks=[timer],
+        validation_data=(x_test_in, x_test),
+        shuffle=True,
+        verbose=verbose,
+    )
+    history = {
+        "loss": [float(v) for v in h.history["loss"]],
+        "val_loss": [float(v) for v in h.history["val_loss"]],
+        "seconds": timer.seconds,
+    }
+    return cae, history
+
+
+def cache_dir(config: CAEConfig) -> Path:
+    """``data/models/<name>-<hash>``: where a configuration's results live."""
+    return paths().models / config.key()
+
+
+def fit_or_load(
+    config: CAEConfig,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    *,
+    retrain: bool = False,
+    verbose: int = 2,
+) -> TrainedCAE:
+    """Load the cached CAE for `config`, or train it (and cache it) when absent or `retrain`."""
+    folder = cache_dir(config)
+    if not retrain and (folder / WEIGHTS).is_file() and (folder / HISTORY).is_file():
+        cae = build_cae(config)
+        cae.autoencoder.load_weights(folder / WEIGHTS)
+        history = json.loads((folder / HISTORY).read_text())
+        print(f"Loaded cached {config.name} ({len(history['loss'])} epochs) from {shown(folder)}")
+        return TrainedCAE(config, cae, history, folder, loaded=True)
+    print(f"Training {config.name}: {config.epochs} epochs, cache {shown(folder)}")
+    cae, history = train(config, x_train, x_test, verbose=verbose)
+    with atomic_directory(folder) as tmp:
+        cae.autoencoder.save_weights(tmp / WEIGHTS)
+        atomic_write_json(tmp / HISTORY, history)
+        atomic_write_json(tmp / CONFIG, asdict(config))
+    return TrainedCAE(config, cae, history, folder, loaded=False)

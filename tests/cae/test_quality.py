@@ -1,0 +1,89 @@
+"""PSNR, SSIM and BCE helpers and the denoising table, on images with known answers."""
+
+import keras
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from deepvis.cae import quality
+from deepvis.cae.config import CAEConfig
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 1, size=(20, 28, 28, 1)).astype(np.float32)
+
+
+def test_psnr_known_value_per_image():
+    clean = np.zeros((3, 28, 28, 1), dtype=np.float32)
+    restored = clean + np.array([0.1, 0.01, 1.0], dtype=np.float32)[:, None, None, None]
+    # MSE 1e-2, 1e-4, 1 with a data range of 1 -> 20, 40, 0 dB.
+    np.testing.assert_allclose(quality.psnr(clean, restored), [20.0, 40.0, 0.0], atol=1e-4)
+
+
+def test_psnr_accepts_flat_rows(images):
+    noisy = images + 0.05
+    np.testing.assert_allclose(
+        quality.psnr(images.reshape(20, -1), noisy.reshape(20, -1)), quality.psnr(images, noisy)
+    )
+
+
+def test_mean_ssim_is_the_mean_of_per_image_ssim(images):
+    noisy = np.clip(images + np.random.default_rng(1).normal(0, 0.2, images.shape), 0, 1)
+    per_image = [
+        structural_similarity(a[..., 0], b[..., 0], data_range=1.0)
+        for a, b in zip(images, noisy.astype(np.float32), strict=True)
+    ]
+    assert quality.mean_ssim(images, noisy) == pytest.approx(np.mean(per_image), abs=1e-5)
+    assert quality.mean_ssim(images, images) == pytest.approx(1.0)
+
+
+def test_bce_known_values():
+    assert quality.bce(np.ones((2, 4)), np.full((2, 4), 0.5)) == pytest.approx(np.log(2), rel=1e-5)
+    # Predictions of exactly 0 or 1 are clipped, not infinite.
+    assert np.isfinite(quality.bce(np.ones((1, 4)), np.zeros((1, 4))))
+    assert quality.bce(np.zeros((1, 4)), np.zeros((1, 4))) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bce_matches_keras_loss(images):
+    pred = np.random.default_rng(2).uniform(0.01, 0.99, images.shape).astype(np.float32)
+    expected = float(keras.losses.BinaryCrossentropy()(images, pred))
+    assert quality.bce(images, pred) == pytest.approx(expected, rel=1e-5)
+
+
+def test_pca_denoiser_and_reconstruction(images):
+    config = CAEConfig(noise_std=1.0, seed=0)
+    pca = quality.pca_denoiser(images, config)
+    assert pca.n_components_ == 2 and pca.components_.shape == (2, 784)
+    again = quality.pca_denoiser(images, config)
+    np.testing.assert_allclose(pca.components_, again.components_)
+    out = quality.reconstruct(pca, images)
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def _identity_model() -> keras.Model:
+    inputs = keras.Input((28, 28, 1))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def test_denoising_table(images):
+    noisy = images + 0.1
+    close = np.clip(images + 0.01, 0, 1)
+    table = quality.denoising_table(images, noisy, {"close": close, "noisy": noisy})
+    assert list(table.index) == ["noisy input", "close", "noisy"]
+    assert list(table.columns) == ["psnr_db", "ssim", "bce"]
+    assert table.loc["noisy input", "psnr_db"] == pytest.approx(20.0, abs=1e-3)
+    assert table.loc["close", "psnr_db"] > 40.0
+    assert table.loc["close", "ssim"] > table.loc["noisy", "ssim"]
+    assert np.isnan(table.loc["noisy input", "bce"])
+
+
+def test_psnr_vs_std_with_an_identity_model(images):
+    table = quality.psnr_vs_std(
+        {"identity": _identity_model()}, images, [0.1, 1.0], CAEConfig(noise_std=1.0)
+    )
+    assert list(table.index) == [0.1, 1.0]
+    assert list(table.columns) == ["noisy input", "identity"]
+    np.testing.assert_allclose(table["identity"], table["noisy input"], atol=1e-4)
+    assert table.loc[0.1, "noisy input"] == pytest.approx(20.0, abs=0.2)

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from deepvis.cae import train as train_mod
+from deepvis.cae.config import CAEConfig
+from deepvis.cae.model import build_cae
+
+TINY = CAEConfig(
+    name="tiny",
+    filters=(4, 8, 8),
+    epochs=2,
+    batch_size=64,
+    learning_rate=3e-3,
+    lr_schedule="constant",
+    train_subset=512,
+    test_subset=128,
+)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    # Smooth blobs in [0, 1]: learnable, and fast to make.
+    yy, xx = np.mgrid[:28, :28]
+    centres = rng.uniform(8, 20, size=(640, 2))
+    x = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 30.0)
+    x = x.astype("float32")[..., None]
+    return x[:512], x[512:]
+
+
+def test_training_lowers_the_loss(images):
+    _, history = train_mod.train(TINY, *images, verbose=0)
+    assert history["loss"][-1] < history["loss"][0]
+    assert len(history["val_loss"]) == len(history["seconds"]) == TINY.epochs
+
+
+def test_same_seed_same_losses(images):
+    _, h1 = train_mod.train(TINY, *images, verbose=0)
+    _, h2 = train_mod.train(TINY, *images, verbose=0)
+    assert h1["loss"] == h2["loss"] and h1["val_loss"] == h2["val_loss"]
+
+
+def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
+    from dataclasses import replace
+
+    from deepvis.cae.noise import noisy_test_set
+    from deepvis.cae.quality import bce
+
+    config = replace(TINY, epochs=1, noise_std=1.0)
+    cae, history = train_mod.train(config, *images, verbose=0)
+    x_test = images[1][: config.test_subset]
+    noisy = noisy_test_set(x_test, config)
+    on_noisy = bce(x_test, cae.autoencoder.predict(noisy, verbose=0))
+    on_clean = bce(x_test, cae.autoencoder.predict(x_test, verbose=0))
+    assert history["val_loss"][0] == pytest.approx(on_noisy, rel=1e-4)
+    assert on_noisy != pytest.approx(on_clean, rel=1e-4)
+
+
+def test_training_model_adds_fresh_noise_only_while_training():
+    from dataclasses import replace
+
+    import keras
+
+    config = replace(TINY, noise_std=1.0)
+    cae = build_cae(config)
+    assert train_mod.training_model(cae, TINY) is cae.autoencoder  # no noise: the plain model
+    model = train_mod.training_model(cae, config)
+    x = np.full((64, 28, 28, 1), 0.5, dtype="float32")
+    np.testing.assert_allclose(model(x), cae.autoencoder(x), atol=1e-6)  # inference: no noise
+    noise = model.get_layer("noise")
+    first = np.asarray(noise(x, training=True)) - x
+    second = np.asarray(noise(x, training=True)) - x
+    assert abs(first.mean()) < 0.01 and first.std() == pytest.approx(1.0, abs=0.01)
+    assert not np.allclose(first, second)  # drawn afresh for every batch
+    clipped = train_mod.training_model(cae, replace(config, noise_clip=True))
+    fed = keras.Model(clipped.input, clipped.get_layer("clip").output)  # the autoencoder's input
+    assert float(np.min(fed(x, training=True))) == 0.0
+
+
+def test_cache_reuse_skips_training(images, project_home, monkeypatch):
+    first = train_mod.fit_or_load(TINY, *images, verbose=0)
+    assert not first.loaded and (first.cache_dir / train_mod.WEIGHTS).is_file()
+    assert first.cache_dir.parent == project_home / "data" / "models"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the cache exists")
+
+    monkeypatch.setattr(train_mod, "train", no_training)
+    second = train_mod.fit_or_load(TINY, *images, verbose=0)
+    assert second.loaded and second.history == first.history
+    x = images[1][:4]
+    np.testing.assert_allclose(second.cae.autoencoder(x), first.cae.autoencoder(x), atol=1e-6)
+
+
+def test_interrupted_save_leaves_no_cache(images, project_home, monkeypatch):
+    import keras
+
+    def broken_save(self, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save_weights", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.fit_or_load(TINY, *images, verbose=0)
+    models = project_home / "data" / "models"
+    assert list(models.iterdir()) == []

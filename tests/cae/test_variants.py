@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+
+from deepvis.cae import variants
+from deepvis.cae.model import check_symmetric
+from deepvis.errors import DeepvisError
+
+
+def test_every_variant_is_a_valid_symmetric_2d_configuration():
+    for name in variants.VARIANTS:
+        config = variants.variant_config(name)
+        check_symmetric(config.filters, config.filters[::-1])
+        assert config.latent_dim == 2 and config.epochs == variants.SCREEN_EPOCHS
+        assert config.train_subset is None and config.test_subset is None
+
+
+def test_variants_have_distinct_cache_keys():
+    keys = {variants.variant_config(name).key() for name in variants.VARIANTS}
+    assert len(keys) == len(variants.VARIANTS)
+
+
+def test_every_lever_changes_exactly_one_setting():
+    from dataclasses import asdict
+
+    for lever, without, with_ in variants.LEVERS:
+        a, b = (asdict(variants.variant_config(n)) for n in (without, with_))
+        assert len([k for k in a if a[k] != b[k]]) == 1, lever
+
+
+def test_unknown_variant_names_the_choices():
+    with pytest.raises(DeepvisError, match="unknown variant 'huge'.*choose from"):
+        variants.variant_config("huge")
+
+
+def test_missing_results_file_reads_as_empty(tmp_path):
+    assert variants.load_results(tmp_path / "variants.json") == {}
+
+
+def test_score_and_run_merge_rows(project_home, monkeypatch):
+    from deepvis.cae.config import CAEConfig
+    from deepvis.cae.train import fit_or_load
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(300, 28, 28, 1)).astype("float32")
+    y = np.arange(300) % 10
+    data = ((x[:200], y[:200]), (x[200:], y[200:]))
+    tiny = CAEConfig(name="variant", filters=(4, 4, 4), epochs=1, batch_size=100)
+    trained = fit_or_load(tiny, x[:200], x[200:], verbose=0)
+    row = variants.score(trained, data)
+    assert set(row) >= {"knn5", "silhouette", "trustworthiness", "test_bce", "params"}
+    assert 0.0 <= row["knn5"] <= 1.0 and row["epochs"] == 1
+    assert row["test_bce"] == pytest.approx(trained.test_bce, rel=1e-4)
+
+    # run(): every variant trains with the tiny settings; rows merge into one JSON file.
+    monkeypatch.setattr(variants, "VARIANTS", {"a": dict(filters=(4, 4, 4)), "b": {}})
+    monkeypatch.setattr(variants, "variant_config", lambda name, epochs: tiny)
+    monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: data)
+    out = project_home / "report" / "variants.json"
+    variants.run(["a"], path=out)
+    variants.run(["b"], path=out)
+    rows = json.loads(out.read_text())
+    assert list(rows) == ["a", "b"] and rows["a"]["config"] == tiny.key()
+
+
+def test_levers_name_real_variants_and_effects_are_differences():
+    for _, without, with_ in variants.LEVERS:
+        assert without in variants.VARIANTS and with_ in variants.VARIANTS
+    row = dict(knn5=0.6, trustworthiness=0.95, silhouette=0.1, test_bce=0.33, seconds_per_epoch=20)
+    better = row | dict(knn5=0.7, test_bce=0.32, seconds_per_epoch=30)
+    results = {"16-32-64": row, "16-32-64, batch-norm": better}  # only one lever complete
+    table = variants.effects(results)
+    assert list(table.index) == ["batch-norm (16-32-64)"]
+    got = table.loc["batch-norm (16-32-64)"]
+    assert got.knn5 == pytest.approx(0.1) and got.test_bce == pytest.approx(-0.01)
+    assert got.trustworthiness == 0 and got.time_ratio == pytest.approx(1.5)
+    assert variants.effects({}).empty
+
+
+def test_matching_finds_the_variant_a_config_trains():
+    from dataclasses import replace
+
+    from deepvis.cae.config import CAEConfig
+
+    config = replace(variants.variant_config("16-32-64, batch-norm"), name="cae", epochs=30)
+    assert variants.matching(config) == "16-32-64, batch-norm"
+    assert variants.matching(replace(config, train_subset=100)) == "16-32-64, batch-norm"
+    assert variants.matching(CAEConfig(filters=(8, 8, 8))) is None
+
+
+def test_table_follows_the_variant_order_and_skips_missing_rows():
+    row = dict(
+        knn5=0.6,
+        trustworthiness=0.9,
+        silhouette=0.1,
+        test_bce=0.3,
+        seconds_per_epoch=9,
+        params=10,
+        config="x",
+    )
+    names = list(variants.VARIANTS)
+    frame = variants.table({names[2]: row, names[0]: row})
+    assert list(frame.index) == [names[0], names[2]]
+    assert list(frame.columns) == [*variants.SCORES, "seconds_per_epoch", "params"]

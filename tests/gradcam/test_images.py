@@ -1,0 +1,85 @@
+"""Reading image files, resizing maps and overlays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepvis.errors import DeepvisError
+from deepvis.gradcam import images
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected"),
+    [
+        ("L", 128, (128, 128, 128)),
+        ("RGBA", (10, 20, 30, 255), (10, 20, 30)),
+        ("P", 0, None),
+        ("CMYK", (0, 0, 0, 0), (255, 255, 255)),
+        ("I;16", 32896, (128, 128, 128)),
+    ],
+)
+def test_modes_become_rgb(tmp_path, mode, value, expected):
+    path = tmp_path / f"img_{mode.replace(';', '')}.{'tif' if mode == 'CMYK' else 'png'}"
+    Image.new(mode, (5, 4), value).save(path)
+    image = images.load_image(path)
+    assert image.shape == (4, 5, 3) and image.dtype == np.uint8
+    if expected is not None:
+        assert tuple(image[0, 0]) == expected
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (3, 3), (0, 0, 0, 0)).save(path)
+    assert np.all(images.load_image(path) == 255)
+
+
+def _jpeg(path):
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(path, format="JPEG")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "not a readable image"),
+        (lambda p: p.write_text("hello"), "not a readable image"),
+        (lambda p: p.write_bytes(_jpeg(p).read_bytes()[:300]), "not a readable image"),
+        (lambda p: p.mkdir(), "not a readable image"),
+        (lambda p: None, "no such file"),
+    ],
+    ids=["empty", "text", "truncated", "directory", "missing"],
+)
+def test_bad_files_give_one_line_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "bad.jpg"
+    make(path)
+    with pytest.raises(DeepvisError, match=message) as err:
+        images.load_image(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("limit", [3000, 1000])  # 4096 pixels: over the limit, over twice it
+def test_decompression_bomb_is_refused_not_loaded(tmp_path, monkeypatch, limit):
+    path = _jpeg(tmp_path / "big.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    with pytest.raises(DeepvisError, match=f"decompression-bomb limit of {limit}") as err:
+        images.load_image(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert Image.MAX_IMAGE_PIXELS == limit
+
+
+def test_resize_map_is_bilinear_to_the_original_size():
+    cam = np.array([[0.0, 1.0]], dtype=np.float32)
+    resized = images.resize_map(cam, (3, 8))
+    assert resized.shape == (3, 8) and resized.dtype == np.float32
+    row = resized[0]
+    assert row[0] == 0.0 and row[-1] == 1.0 and np.all(np.diff(row) >= 0)
+    assert 0.0 < row[3] < 1.0  # interpolated, not nearest
+
+
+def test_overlay_blends_colours():
+    image = np.zeros((2, 2, 3), np.uint8)
+    out = images.overlay(image, np.ones((2, 2)), alpha=0.5)
+    assert out.dtype == np.uint8 and out.shape == (2, 2, 3)
+    assert tuple(out[0, 0]) == (64, 0, 0)  # half of jet's dark red (0.5, 0, 0)
