@@ -10,6 +10,19 @@ APT_PACKAGES := $(shell PYTHONPATH=src $(PYTHON) -c 'import deepvis.config as c;
 ifeq ($(QUICK),1)
 export DEEPVIS_QUICK := 1
 endif
+# make report AUTHOR="..." STUDENT_ID="..." GRADCAM_MODEL=vgg16 GRADCAM_IMAGES=DIR
+ifdef AUTHOR
+export DEEPVIS_AUTHOR := $(AUTHOR)
+endif
+ifdef STUDENT_ID
+export DEEPVIS_STUDENT_ID := $(STUDENT_ID)
+endif
+ifdef GRADCAM_MODEL
+export DEEPVIS_GRADCAM_MODEL := $(GRADCAM_MODEL)
+endif
+ifdef GRADCAM_IMAGES
+export DEEPVIS_GRADCAM_IMAGES := $(GRADCAM_IMAGES)
+endif
 
 .PHONY: setup apt data test report train lab bench variants lint clean-quick
 

@@ -5,9 +5,8 @@ of time (for example in the background while working): ``make train`` or
 ``python scripts/train_all.py``.
 """
 
-from deepvis.train import fit_or_load
-
-from deepvis.config import cae_config, denoising_config
+from deepvis.cae.config import cae_config, denoising_config
+from deepvis.cae.train import fit_or_load
 from deepvis.data import load_fashion_mnist
 
 (x_train, _), (x_test, _) = load_fashion_mnist()

@@ -45,6 +45,12 @@ def update(values: Mapping[str, Any], path: str | os.PathLike | None = None) -> 
     return merged
 
 
+def prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` under dotted keys: ``prefixed("cae", {"test_bce": 0.3})`` gives
+    ``{"cae.test_bce": 0.3}``."""
+    return {f"{prefix}.{key}": value for key, value in values.items()}
+
+
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return float(f"{value:.6g}")

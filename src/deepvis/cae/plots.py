@@ -79,8 +79,9 @@ def image_rows(
     """
     names = list(rows)
     n = len(rows[names[0]])
+    side = min(1.05, 5.6 / n)  # at most 6.5 inches wide: a page's text width
     fig, axes = plt.subplots(
-        len(names), n, figsize=(1.05 * n, 1.2 * len(names) + 0.4), squeeze=False
+        len(names), n, figsize=(side * n + 0.9, (side + 0.15) * len(names) + 0.4), squeeze=False
     )
     for r, name in enumerate(names):
         for c in range(n):
@@ -171,7 +172,8 @@ def latent_panels(
     `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
     `labels`: their (N,) class labels. One shared class legend.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.6), squeeze=False)
+    width = min(3.6 * len(panels), 7.0)  # about a page's text width
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 0.55 * width + 0.6), squeeze=False)
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
         _class_scatter(ax, codes, labels, axis_labels)
         ax.set_title(name)

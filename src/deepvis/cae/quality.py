@@ -99,6 +99,25 @@ def predict(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
+#: The rows of the denoising comparison, by the key its headline numbers are stored under.
+DENOISING_ROWS = {
+    "noisy": "noisy input",
+    "pca_noisy": "PCA-2 fitted on noisy training inputs",
+    "cae_on_noisy": "plain CAE on noisy input",
+    "dcae": "denoising CAE",
+    "cae_clean": "plain CAE on clean input (reference)",
+}
+
+
+def denoising_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers of a `denoising_table` with the rows of `DENOISING_ROWS`: the PSNR of
+    every row (``<key>.psnr``) and the denoising CAE's SSIM (``dcae.ssim``)."""
+    values = {
+        f"{key}.psnr": float(table.loc[row, "psnr_db"]) for key, row in DENOISING_ROWS.items()
+    }
+    return values | {"dcae.ssim": float(table.loc[DENOISING_ROWS["dcae"], "ssim"])}
+
+
 def denoising_table(
     x_test: np.ndarray, noisy: np.ndarray, outputs: dict[str, np.ndarray]
 ) -> pd.DataFrame:

@@ -54,6 +54,15 @@ class TrainedCAE:
         """Mean wall-clock seconds per training epoch, test evaluation included."""
         return float(np.mean(self.history["seconds"]))
 
+    def summary(self) -> dict[str, float]:
+        """The headline numbers: ``test_bce``, ``params``, ``epochs``, ``seconds_per_epoch``."""
+        return {
+            "test_bce": self.test_bce,
+            "params": int(self.autoencoder.count_params()),
+            "epochs": len(self.history["loss"]),
+            "seconds_per_epoch": self.seconds_per_epoch,
+        }
+
 
 def seed_everything(seed: int) -> None:
     """Python, NumPy and TensorFlow seeds plus deterministic TF ops: same seed, same run."""

@@ -46,16 +46,23 @@ def gradcam_figure(
     return fig
 
 
-def sanity_figure(image: np.ndarray, steps: Sequence[SanityStep], title: str = "") -> Figure:
+def sanity_figure(
+    image: np.ndarray, steps: Sequence[SanityStep], title: str = "", columns: int = 3
+) -> Figure:
     """Maps after each cumulative re-initialisation step, overlaid, titled with Spearman's rho.
 
     ``image`` (H, W, 3) uint8; each step's map (h, w) is resized to the image for display.
+    Panels are laid out `columns` to a row, 6.5 inches wide (a page's text width).
     """
     height, width = image.shape[:2]
     n = len(steps)
-    fig = Figure(figsize=(2.2 * n, 2.2 * height / width + 0.8), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    for i, (ax, step) in enumerate(zip(axes, steps, strict=True)):
+    rows = -(-n // columns)
+    panel = 6.5 / columns
+    fig = Figure(figsize=(6.5, rows * (panel * height / width + 0.45) + 0.3), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for i, (ax, step) in enumerate(zip(axes[:n], steps, strict=True)):
         ax.imshow(overlay(image, resize_map(step.map, (height, width))))
         name = step.name if i == 0 else f"+ {step.name}"
         ax.set_title(f"{name}\n$\\rho$ = {step.spearman:.2f}", fontsize=9)
@@ -70,7 +77,7 @@ def faithfulness_figure(
 ) -> Figure:
     """Grouped bars: class-probability drop when blurring the most salient vs random pixels."""
     x = np.arange(len(labels))
-    fig = Figure(figsize=(max(6.0, 0.45 * len(labels) + 2), 3.6), layout="constrained")
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")  # a page's text width
     ax = fig.subplots()
     ax.bar(x - 0.2, drop_salient, 0.4, label="top 20% salient pixels blurred", color="tab:red")
     ax.bar(x + 0.2, drop_random, 0.4, label="20% random pixels blurred", color="tab:gray")
@@ -78,4 +85,39 @@ def faithfulness_figure(
     ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("drop in class probability")
     ax.legend(fontsize=8)
+    return fig
+
+
+def gradcam_panel(
+    image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
+) -> Figure:
+    """One image and its top-k maps at text width: the input titled with its top-1 class, then
+    per rank the heat map (top row) and the overlay (bottom row), each titled with its class.
+
+    ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
+    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. 6.5 inches wide, so that its 8-pt
+    titles print at 8 pt on a page's text width.
+    """
+    k = len(labels)
+    height, width = image.shape[:2]
+    panel = 6.5 / (k + 1)
+    fig = Figure(figsize=(6.5, 2 * panel * height / width + 0.55), layout="constrained")
+    axes = fig.subplots(2, k + 1, squeeze=False)
+    axes[0, 0].imshow(image)
+    axes[0, 0].set_title(f"input; top-1:\n{labels[0]}", fontsize=8)
+    axes[1, 0].set_visible(False)
+    for rank, (heat, label) in enumerate(zip(heatmaps, labels, strict=True), start=1):
+        shown = axes[0, rank].imshow(heat, cmap=CMAP, vmin=0.0, vmax=1.0)
+        note = "" if heat.max() > 0 else " (all zero)"
+        axes[0, rank].set_title(f"#{rank} heat map{note}:\n{label}", fontsize=8)
+        axes[1, rank].imshow(overlay(image, heat))
+        axes[1, rank].set_title(f"#{rank} overlay", fontsize=8)
+    colorbar = fig.colorbar(shown, ax=axes[1, 0], location="left", fraction=0.5, aspect=12)
+    colorbar.ax.tick_params(labelsize=7)
+    colorbar.set_label("saliency (0 to 1)", fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from deepvis.config import paths, shown
@@ -34,6 +35,9 @@ class Source:
     licence: str
     why: str
     load: Callable[[], np.ndarray]
+    #: Short forms for a write-up's table: what the photograph shows and who took it.
+    shows: str = ""
+    credit: str = ""
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:
@@ -58,30 +62,40 @@ SOURCES: dict[str, Source] = {
         "CC0 (no copyright restrictions)",
         "a cat whose breed is ambiguous (Egyptian cat, tabby, tiger cat)",
         _skimage("chelsea"),
+        shows="a cat",
+        credit="Stefan van der Walt; scikit-image's chelsea",
     ),
     "gc2.jpg": Source(
         "scikit-image `skimage.data.coffee()`: coffee cup, photo by Rachel Michetti",
         "CC0 (no copyright restrictions)",
         "espresso, cup, coffee mug, saucer and spoon in one picture",
         _skimage("coffee"),
+        shows="a cup of espresso",
+        credit="Rachel Michetti; scikit-image's coffee",
     ),
     "gc3.jpg": Source(
         "scikit-image `skimage.data.astronaut()`: astronaut Eileen Collins, NASA",
         "public domain (NASA)",
         "a person in a uniform with a flag and a helmet",
         _skimage("astronaut"),
+        shows="astronaut Eileen Collins",
+        credit="NASA; scikit-image's astronaut",
     ),
     "gc4.jpg": Source(
         "scikit-image `skimage.data.rocket()`: launch of DSCOVR on Falcon 9, SpaceX",
         "public domain (released by SpaceX)",
         "rocket, launch tower and exhaust cloud",
         _skimage("rocket"),
+        shows="a Falcon 9 rocket on its pad",
+        credit="SpaceX; scikit-image's rocket",
     ),
     "gc5.jpg": Source(
         "matplotlib sample data `grace_hopper.jpg`: Rear Admiral Grace Hopper, U.S. Navy photo",
         "public domain (work of the U.S. federal government)",
         "uniform, tie, face and flag-like background",
         _grace_hopper,
+        shows="Rear Admiral Grace Hopper",
+        credit="U.S. Navy; matplotlib's grace_hopper.jpg",
     ),
 }
 
@@ -129,6 +143,44 @@ def image_paths(dest: str | Path | None = None) -> list[Path]:
     dest = Path(dest) if dest is not None else paths().data / "gradcam"
     make_test_images(dest)
     return [dest / name for name in SOURCES]
+
+
+def default_dir() -> Path:
+    """``data/gradcam/``: where `make_test_images` writes the stand-ins of `SOURCES`."""
+    return paths().data / "gradcam"
+
+
+def sources_frame(images: Sequence[Path]) -> pd.DataFrame:
+    """Where each test image comes from and under which licence, indexed by file name.
+
+    Columns ``shows``, ``credit`` (photographer; the package that ships the image) and
+    ``licence``; images that are not the stand-ins of `SOURCES` in `default_dir` (the
+    course's own, say) are described as provided by the user.
+    """
+    rows = {}
+    for path in map(Path, images):
+        source = SOURCES.get(path.name)
+        if source is not None and path.resolve().parent == default_dir().resolve():
+            rows[path.name] = {
+                "shows": source.shows,
+                "credit": source.credit,
+                "licence": source.licence.split(" (")[0],
+            }
+        else:
+            rows[path.name] = {"shows": "—", "credit": "provided by the user", "licence": "—"}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def origin_sentence(images: Sequence[Path]) -> str:
+    """One sentence for a write-up: which test images were used and why."""
+    frame = sources_frame(images)
+    if (frame.credit == "provided by the user").all():
+        return "The five test images are those given as gc1.jpg to gc5.jpg for the run."
+    return (
+        "The course's gc1.jpg to gc5.jpg were not available here, so five photographs that "
+        "installed Python packages ship under clear licences stand in for them, under the same "
+        "names; each has more than one plausible ImageNet class:"
+    )
 
 
 @cli_errors

@@ -1,0 +1,110 @@
+"""Executing the notebooks: a fresh kernel each, progress on the terminal, stable outputs.
+
+The training cells of a cold run take minutes; every line a cell prints to stdout (Keras'
+epoch lines among them) is echoed to the terminal as it arrives, indented under the
+notebook's name, while it is also recorded in the notebook as usual.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbconvert.filters import strip_ansi
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+from nbformat import NotebookNode
+
+from deepvis.config import environment, shown
+from deepvis.errors import DeepvisError
+from deepvis.files import atomic_write_text
+
+#: The notebooks a report is made of, run in name order.
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+KERNEL_NAME = "python3"
+#: Set in the kernel's environment on top of the project's defaults: stable hashing.
+KERNEL_ENV = {"PYTHONHASHSEED": "0"}
+
+
+def find_notebooks(folder: Path) -> list[Path]:
+    """The report's notebooks in `folder` (``NN_name.ipynb``), in name order."""
+    return sorted(folder.glob(NOTEBOOK_GLOB))
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment a notebook kernel runs in: ours with the project's defaults
+    (`deepvis.config.environment`) plus `KERNEL_ENV`."""
+    return {**environment(), **KERNEL_ENV}
+
+
+class _EchoingClient(NotebookClient):
+    """A `NotebookClient` that also writes each stdout stream message to `echo` as it arrives."""
+
+    def __init__(self, nb: NotebookNode, echo: IO[str] | None, **kwargs: Any) -> None:
+        super().__init__(nb, **kwargs)
+        self._echo = echo
+
+    def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN201 (nbclient's)
+        content = msg.get("content", {})
+        if self._echo and msg["msg_type"] == "stream" and content.get("name") == "stdout":
+            text = strip_ansi(content.get("text", ""))
+            self._echo.write("".join(f"    {line}\n" for line in text.splitlines()))
+            self._echo.flush()
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def execute_notebook(path: Path, cwd: Path, echo: IO[str] | None = None) -> NotebookNode:
+    """Run every cell of the notebook at `path` in a fresh kernel started in `cwd`.
+
+    Stdout lines are echoed to `echo` (e.g. ``sys.stdout``) while the notebook runs. Output
+    written by C libraries straight to the process's stderr (TensorFlow's start-up lines)
+    stays out of the notebook and is shown only if the kernel dies. Raises `DeepvisError`
+    naming the notebook, the cell number (1-based, as in Jupyter's cell list) and the error;
+    the traceback goes to stderr first.
+    """
+    nb = nbformat.read(path, as_version=4)
+    client = _EchoingClient(
+        nb,
+        echo,
+        timeout=None,
+        kernel_name=KERNEL_NAME,
+        record_timing=False,
+        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as kernel_log:
+        try:
+            client.execute(env=kernel_env(), stderr=kernel_log)
+        except CellExecutionError as err:
+            index, cell = next((i, c) for i, c in enumerate(nb.cells) if i + 1 in error_outputs(nb))
+            print(strip_ansi(str(err)), file=sys.stderr)
+            raise DeepvisError(
+                f"{shown(path)}, cell {index + 1} (In [{cell.execution_count}]): "
+                f"{err.ename}: {strip_ansi(err.evalue)}"
+            ) from err
+        except DeadKernelError as err:
+            kernel_log.seek(0)
+            print("".join(kernel_log.readlines()[-40:]), file=sys.stderr)
+            raise DeepvisError(f"{shown(path)}: the kernel died ({err}); out of memory?") from err
+    # How stream messages arrive split into outputs depends on timing; merge consecutive ones
+    # so that identical runs give identical notebooks.
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+    return nb
+
+
+def write_notebook(nb: NotebookNode, path: Path) -> None:
+    """Save `nb` atomically in Jupyter's own file format."""
+    atomic_write_text(path, nbformat.writes(nb) + "\n")
+
+
+def error_outputs(nb: NotebookNode) -> list[int]:
+    """1-based numbers of the cells of `nb` that hold an error output."""
+    return [
+        i + 1
+        for i, cell in enumerate(nb.cells)
+        if any(o.output_type == "error" for o in cell.get("outputs", []))
+    ]

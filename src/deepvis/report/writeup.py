@@ -1,0 +1,303 @@
+"""The write-ups a grader reads, assembled from the executed notebooks.
+
+Three write-ups come from one execution: ``exercise1`` and ``exercise2`` (each a complete
+hand-in, since the assignment asks for one exercise) and ``report`` (both, after a preface).
+
+Each notebook belongs to an exercise by its number (`EXERCISES`). Cell tags place its cells:
+
+- ``experiments``: the opening paragraph of the exercise (moved to its start);
+- ``conclusions``: its closing section (moved after the main text);
+- ``appendix``: moved to the exercise's appendix, after the conclusions;
+- ``remove-cell`` / ``remove-output``: left out of the write-up, or only their outputs
+  (nbconvert's `TagRemovePreprocessor`); notebook-only material such as set-up cells;
+- ``html-only``: the title and contents cells, which the LaTeX template makes itself.
+
+Other cells keep their order. Stderr outputs are always dropped. The notebooks write their
+sections as ``##`` (Step 1, ...) and ``###`` headings; the combined report adds one ``#``
+heading per exercise.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import html
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbconvert.filters import html2text, markdown2html_mistune
+from nbformat import NotebookNode
+
+from deepvis.config import project_root
+from deepvis.errors import DeepvisError
+
+TITLE = "Programming Assignment #4: visualizing what deep networks learn"
+COURSE = "CS 4/510 Computer Vision & Deep Learning"
+EXPERIMENTS_TAG, CONCLUSIONS_TAG, APPENDIX_TAG = "experiments", "conclusions", "appendix"
+REMOVE_CELL_TAGS = ("remove-cell",)
+REMOVE_OUTPUT_TAGS = ("remove-output",)
+HTML_ONLY_TAG = "html-only"
+#: The file the student edits once for the title block, and the variables that override it.
+STUDENT_FILE = "student.toml"
+STUDENT_ENV = {"author": "DEEPVIS_AUTHOR", "student_id": "DEEPVIS_STUDENT_ID"}
+
+_HEADING = re.compile(r"<h([1-6]) id=\"([^\"]*)\">(.*?)<a class=\"anchor-link\"", re.S)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the assignment: its write-up file, title and notebooks (by number)."""
+
+    key: str
+    title: str
+    numbers: tuple[str, ...]
+    #: Headings a grader looks for, in the order of the assignment.
+    steps: tuple[str, ...]
+
+
+EXERCISES = (
+    Exercise(
+        "exercise1",
+        "Exercise 1: a convolutional autoencoder on Fashion-MNIST",
+        ("01", "02", "03", "05"),
+        (
+            "Step 1: design of the CAE",
+            "Step 2: training and reconstructions",
+            "Step 3: a denoising CAE",
+            "Step 4: the 2-D latent space against PCA",
+        ),
+    ),
+    Exercise(
+        "exercise2",
+        "Exercise 2: Grad-CAM saliency maps",
+        ("04",),
+        (
+            "Step 1: the pre-trained network and its preprocessing",
+            "Step 2: top-3 predictions",
+            "Step 3: the gradient of the class score at the last conv layer",
+            "Step 4: importance weights and the Grad-CAM map",
+            "Step 5: saliency maps of the top-3 classes",
+        ),
+    ),
+)
+#: The write-up with both exercises.
+COMBINED = "report"
+
+
+@dataclass(frozen=True)
+class TitleBlock:
+    """What the title block of every write-up shows; unset fields are left out."""
+
+    author: str = ""
+    student_id: str = ""
+    date: str = ""
+
+    def byline(self) -> str:
+        """``"Ada Lovelace (student ID 123)"``, or whichever part is set, or ``""``."""
+        sid = f"student ID {self.student_id}" if self.student_id else ""
+        if self.author and sid:
+            return f"{self.author} ({sid})"
+        return self.author or sid
+
+
+def title_block(root: Path | None = None, epoch: int | None = None) -> TitleBlock:
+    """Author and student ID from `STUDENT_FILE` (env `STUDENT_ENV` wins), date from `epoch`.
+
+    Raises `DeepvisError` for a file that is not valid TOML or holds unknown keys.
+    """
+    path = (root or project_root()) / STUDENT_FILE
+    values: dict[str, str] = {}
+    if path.is_file():
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise DeepvisError(f"{STUDENT_FILE}: not valid TOML ({err}); fix the file") from err
+        unknown = sorted(set(values) - set(STUDENT_ENV))
+        if unknown:
+            raise DeepvisError(
+                f"{STUDENT_FILE}: unknown keys {unknown}; only {sorted(STUDENT_ENV)} are read"
+            )
+    fields = {
+        key: os.environ.get(env) or str(values.get(key, "")).strip()
+        for key, env in STUDENT_ENV.items()
+    }
+    return TitleBlock(**fields, date=format_date(epoch))
+
+
+def format_date(epoch: int | None) -> str:
+    """``"7 August 2022"`` for a Unix time (UTC); ``""`` for None."""
+    if epoch is None:
+        return ""
+    day = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+    return f"{day.day} {day:%B %Y}"
+
+
+def exercise_of(notebook_name: str) -> Exercise | None:
+    """The exercise a notebook file (``NN_name.ipynb``) belongs to, by its number."""
+    return next((e for e in EXERCISES if notebook_name[:2] in e.numbers), None)
+
+
+# --------------------------------------------------------------------------------------------
+# Headings and contents
+
+
+def headings(nb: NotebookNode, max_level: int = 2) -> list[tuple[int, str, str]]:
+    """``(level, html id, text)`` of the markdown headings of `nb`, as nbconvert's HTML has them.
+
+    Cells tagged ``remove-cell`` or ``html-only`` are skipped.
+    """
+    found = []
+    for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if cell.cell_type != "markdown" or tags & {*REMOVE_CELL_TAGS, HTML_ONLY_TAG}:
+            continue
+        for level, anchor, inner in _HEADING.findall(markdown2html_mistune(cell.source)):
+            if int(level) <= max_level:
+                found.append((int(level), anchor, html2text(f"<span>{inner}</span>").strip()))
+    return found
+
+
+def toc_html(entries: Sequence[tuple[int, str, str]]) -> str:
+    """An HTML list linking to the headings `entries` (see `headings`), indented by level."""
+    items = "\n".join(
+        f'<li class="toc-{level}"><a href="#{html.escape(anchor)}">{html.escape(text)}</a></li>'
+        for level, anchor, text in entries
+    )
+    return f'<nav class="toc">\n<h2>Contents</h2>\n<ul>\n{items}\n</ul>\n</nav>'
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+
+
+def _tags(cell: NotebookNode) -> set[str]:
+    return set(cell.metadata.get("tags", []))
+
+
+def _clean(cell: NotebookNode, cell_id: str) -> NotebookNode:
+    """A copy of `cell` with a new id and without stderr outputs."""
+    cell = copy.deepcopy(cell)
+    cell.id = cell_id
+    if cell.cell_type == "code":
+        cell.outputs = [
+            o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
+        ]
+    return cell
+
+
+def _latex(command: str, cell_id: str) -> NotebookNode:
+    """A raw cell that only the LaTeX/PDF output sees (e.g. ``\\clearpage``)."""
+    return nbformat.v4.new_raw_cell(command, id=cell_id, metadata={"raw_mimetype": "text/latex"})
+
+
+def exercise_cells(
+    exercise: Exercise, notebooks: Sequence[tuple[str, NotebookNode]], *, heading: bool
+) -> list[NotebookNode]:
+    """The cells of one exercise in write-up order: experiments, main text, conclusions, then
+    ``## Appendix`` with the appendix cells (after a page break in the PDF).
+
+    `notebooks`: ``(file name, executed notebook)`` pairs, all of them; those of other
+    exercises are ignored. `heading`: start with ``# <exercise title>`` (combined report).
+    """
+    slots: dict[str, list[NotebookNode]] = {"experiments": [], "main": [], "conclusions": []}
+    appendix: list[NotebookNode] = []
+    for n, (name, nb) in enumerate(notebooks, start=1):
+        if exercise_of(name) != exercise:
+            continue
+        for i, cell in enumerate(nb.cells, start=1):
+            cell = _clean(cell, f"{exercise.key}-nb{n}-cell{i}")
+            tags = _tags(cell)
+            if APPENDIX_TAG in tags:
+                appendix.append(cell)
+            elif EXPERIMENTS_TAG in tags:
+                slots["experiments"].append(cell)
+            elif CONCLUSIONS_TAG in tags:
+                slots["conclusions"].append(cell)
+            else:
+                slots["main"].append(cell)
+    cells = []
+    if heading:
+        cells.append(nbformat.v4.new_markdown_cell(f"# {exercise.title}", id=exercise.key))
+    cells += slots["experiments"] + slots["main"] + slots["conclusions"]
+    if appendix:
+        cells.append(_latex("\\clearpage", f"{exercise.key}-appendix-break"))
+        cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Appendix\n\nFurther analyses that go beyond the assignment's steps.",
+                id=f"{exercise.key}-appendix",
+            )
+        )
+        cells += appendix
+    return cells
+
+
+def preface_cell() -> NotebookNode:
+    """The combined report's opening note: one exercise is asked for; where each one is."""
+    files = " and ".join(f"**{e.key}.pdf** ({e.title.split(':')[0]})" for e in EXERCISES)
+    text = (
+        "## About this document\n\n"
+        "The assignment asks for one of its two exercises. Both were completed; each is also "
+        f"rendered as a complete hand-in of its own: {files}, with the same content as the two "
+        "parts below. Each part opens with a short description of the experiments and ends "
+        "with conclusions; analyses beyond the assignment's steps are in each part's appendix."
+    )
+    return nbformat.v4.new_markdown_cell(text, id="preface")
+
+
+def writeup(
+    key: str, notebooks: Sequence[tuple[str, NotebookNode]], block: TitleBlock
+) -> NotebookNode:
+    """The write-up `key` (an exercise's key or `COMBINED`) as one notebook for nbconvert.
+
+    It opens with a title block and the contents (markdown cells tagged ``html-only``; the
+    LaTeX template makes its own from the metadata ``title``, ``subtitle``, ``authors`` and
+    ``date``).
+    """
+    if key == COMBINED:
+        title, body = TITLE, [preface_cell()]
+        for k, exercise in enumerate(EXERCISES):
+            if k:
+                body.append(_latex("\\clearpage", f"{exercise.key}-break"))
+            body += exercise_cells(exercise, notebooks, heading=True)
+    else:
+        exercise = next((e for e in EXERCISES if e.key == key), None)
+        if exercise is None:
+            raise DeepvisError(f"unknown write-up {key!r}; choose from {write_up_names()}")
+        title, body = exercise.title, exercise_cells(exercise, notebooks, heading=False)
+    subtitle = f"{COURSE}, Programming Assignment #4" if key != COMBINED else COURSE
+    lines = [f"# {title}", "", f"**{subtitle}**"]
+    lines += [f"{part}" for part in (block.byline(), block.date) if part]
+    front = [
+        nbformat.v4.new_markdown_cell("\n\n".join(lines), id="title"),
+        nbformat.v4.new_markdown_cell(
+            toc_html(headings(nbformat.v4.new_notebook(cells=body), max_level=3)), id="contents"
+        ),
+    ]
+    for cell in front:
+        cell.metadata["tags"] = [HTML_ONLY_TAG]
+    metadata: dict = {"title": title, "subtitle": subtitle}
+    if block.byline():
+        metadata["authors"] = [{"name": block.byline()}]
+    if block.date:
+        metadata["date"] = block.date
+    if notebooks:
+        for meta_key in ("kernelspec", "language_info"):
+            if meta_key in notebooks[0][1].metadata:
+                metadata[meta_key] = copy.deepcopy(notebooks[0][1].metadata[meta_key])
+    return nbformat.v4.new_notebook(cells=front + body, metadata=metadata)
+
+
+def write_up_names() -> list[str]:
+    """The write-ups rendered: one per exercise, then the combined report."""
+    return [e.key for e in EXERCISES] + [COMBINED]
+
+
+def step_headings(key: str) -> list[str]:
+    """The Step headings a grader looks for in write-up `key`."""
+    chosen = EXERCISES if key == COMBINED else [e for e in EXERCISES if e.key == key]
+    return [step for e in chosen for step in e.steps]

@@ -1,0 +1,68 @@
+"""Executing notebooks: the kernel's folder and environment, progress echo, errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from deepvis.errors import DeepvisError
+from deepvis.report import execute
+
+from .helpers import write
+
+
+def test_find_notebooks_in_name_order(tmp_path):
+    for name in ("02_b.ipynb", "01_a.ipynb", "scratch.ipynb", "10_c.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in execute.find_notebooks(tmp_path)] == [
+        "01_a.ipynb",
+        "02_b.ipynb",
+        "10_c.ipynb",
+    ]
+
+
+def test_execute_runs_cells_in_the_notebook_folder_with_the_kernel_env(tmp_path):
+    write(
+        tmp_path,
+        "01_a.ipynb",
+        [
+            new_code_cell("import os\nx = 20 + 22"),
+            new_code_cell(
+                "print(x, os.environ['PYTHONHASHSEED'], os.environ['TF_CPP_MIN_LOG_LEVEL'])\n"
+                "print(os.getcwd())"
+            ),
+            new_code_cell(
+                "import sys, time\nprint('a', flush=True)\ntime.sleep(0.3)\nprint('b')\n"
+                "print('c', file=sys.stderr)"
+            ),
+        ],
+    )
+    echo = io.StringIO()
+    nb = execute.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path, echo=echo)
+    text = nb.cells[1].outputs[0].text.splitlines()
+    assert text[0] == "42 0 2"
+    assert text[1] == str(tmp_path)
+    # Stream messages that arrived apart are merged, so outputs do not depend on timing.
+    assert [(o.name, o.text) for o in nb.cells[2].outputs] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "c\n"),
+    ]
+    assert all("execution" not in cell.metadata for cell in nb.cells)  # record_timing off
+    # Progress: every stdout line reached the terminal while running, indented; stderr did not.
+    assert echo.getvalue().splitlines() == ["    42 0 2", f"    {tmp_path}", "    a", "    b"]
+
+
+def test_a_failing_cell_is_named_with_its_number(tmp_path, capsys):
+    write(
+        tmp_path,
+        "01_a.ipynb",
+        [new_markdown_cell("# A"), new_code_cell("x = 1"), new_code_cell("1 / 0")],
+    )
+    with pytest.raises(DeepvisError) as err:
+        execute.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path)
+    message = str(err.value)
+    assert "01_a.ipynb, cell 3 (In [2])" in message
+    assert "ZeroDivisionError" in message
+    assert "1 / 0" in capsys.readouterr().err  # the traceback is shown
