@@ -60,8 +60,10 @@ def test_browser_check_blocks_and_reports_outside_requests_and_tex(tmp_path):
     assert (tmp_path / "clean.png").stat().st_size > 1000  # a real screenshot
     leaky = _page(
         tmp_path / "leaky.html",
-        '<script src="https://cdn.example.invalid/mathjax.js"></script><p>$\\alpha_k^c$</p>',
+        '<script src="https://cdn.example.invalid/mathjax.js"></script><p>$\\alpha_k^c$</p>'
+        "<p><math></math><mi></mi>x</p>",
     )
     problems = check.browser_check(leaky, tmp_path / "leaky.png")
     assert any("requested https://cdn.example.invalid/mathjax.js" in p for p in problems)
     assert any("TeX source" in p for p in problems)
+    assert any("1 empty formulas" in p for p in problems)

@@ -28,6 +28,7 @@ def test_writeup_html_is_self_contained_and_hides_code(tmp_path):
     page = render.render_html(nb, "exercise1", tmp_path, writeup=True)
     assert "secret_source_line" not in page and "β ≥ 0.5" not in page
     assert "<math" in page and "\\alpha" not in page
+    assert "<msubsup><mi>α</mi><mi>k</mi><mi>c</mi></msubsup>" in page  # kept whole
     assert "<script src=" not in page and "cdnjs" not in page
     assert 'id="Step-1:-a"' in page and 'href="#Step-1:-a"' in page
     full = render.render_html(executed("Step 1: a", images=2), "01_a", tmp_path, writeup=False)

@@ -130,7 +130,9 @@ def browser_check(page_path: Path, screenshot: Path) -> list[str]:
     """Open `page_path` in headless Chromium with every request outside the file blocked.
 
     Problems: any request made to something other than the file itself or a ``data:`` URL,
-    or TeX source left in the rendered text. Saves a full-page PNG to `screenshot`.
+    TeX source left in the rendered text, or an empty ``<math>`` element (broken MathML).
+    Saves a PNG of the first screen to `screenshot` and, when the page has displayed formulas,
+    one at the first of them (``<stem>-math.png``).
     """
     try:
         from playwright.sync_api import sync_playwright
@@ -156,11 +158,20 @@ def browser_check(page_path: Path, screenshot: Path) -> list[str]:
             page.route("**/*", route)
             page.goto(url, wait_until="load")
             text = page.inner_text("body")
+            empty = page.evaluate(
+                "[...document.querySelectorAll('math')].filter(m => !m.textContent.trim()).length"
+            )
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=False)
+            page.screenshot(path=str(screenshot))
+            formulas = page.locator('math[display="block"]')
+            if formulas.count():  # a second view, at the first displayed formula
+                formulas.first.scroll_into_view_if_needed()
+                page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}-math.png")))
         finally:
             browser.close()
     problems = [f"{shown(page_path)} requested {u}" for u in outside]
+    if empty:
+        problems.append(f"{shown(page_path)} has {empty} empty formulas (broken MathML)")
     if tex := _TEX_LEFT.search(text):
         problems.append(f"{shown(page_path)} shows TeX source in the browser: {tex.group(0)!r}")
     return problems

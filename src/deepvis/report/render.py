@@ -73,10 +73,11 @@ def _exporter_config(*, writeup: bool, latex: bool) -> Config:
 
 def render_html(nb: NotebookNode, name: str, source_dir: Path, *, writeup: bool) -> str:
     """Self-contained HTML of `nb`; `writeup` hides the code and honours the cell tags."""
+    # Output images are embedded by the template (data URIs). `embed_images` only concerns
+    # images linked from markdown, which the notebooks do not use, and it would re-serialise
+    # inline HTML tag by tag, breaking MathML apart.
     exporter = HTMLExporter(
-        config=_exporter_config(writeup=writeup, latex=False),
-        template_name="deepvis_html",
-        embed_images=True,
+        config=_exporter_config(writeup=writeup, latex=False), template_name="deepvis_html"
     )
     exporter.register_preprocessor(MathMLPreprocessor, enabled=True)
     body, _ = exporter.from_notebook_node(
