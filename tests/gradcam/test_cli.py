@@ -97,8 +97,14 @@ def test_vgg16_without_weights_exits_2(images, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
     monkeypatch.setattr(imagenet, "class_names", lambda: ())
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(imagenet.models.socket, "create_connection", offline)
     assert gradcam_cli.main([str(images[0]), "--model", "vgg16", "--out", str(tmp_path / "o")]) == 2
-    assert "VGG-16 ImageNet weights not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot download VGG-16's ImageNet weights" in err and "DEEPVIS_VGG16_WEIGHTS" in err
 
 
 def test_module_help_runs():
@@ -108,3 +114,65 @@ def test_module_help_runs():
     )
     assert done.returncode == 0
     assert "--model {auto,vgg16,efficientnet-lite0}" in done.stdout and "--layer" in done.stdout
+
+
+def test_method_and_guided_write_their_figures_and_print_the_files(cli, images, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        cli([str(images[0]), "--method", "gradcam++", "--guided", "--top", "2", "--out", str(out)])
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ramp.json",
+        "ramp_gradcampp.png",
+        "ramp_guided.png",
+    ]
+    assert json.loads((out / "ramp.json").read_text())["method"] == "gradcam++"
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert "None" not in line
+    assert line.endswith(
+        f"-> {out / 'ramp_gradcampp.png'}, {out / 'ramp_guided.png'}, {out / 'ramp.json'}"
+    )
+
+
+def test_progress_line_names_the_file_written(cli, images, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli([str(images[1]), "--top", "1", "--out", "rel_out"]) == 0
+    assert (tmp_path / "rel_out" / "grey_gradcam.png").is_file()
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert "-> rel_out/grey_gradcam.png, rel_out/grey.json" in line
+
+
+def test_help_lists_every_method():
+    from deepvis.gradcam.methods import METHODS
+
+    text = gradcam_cli._parser().format_help()
+    assert "--method NAME" in text and "--guided" in text
+    for name, method in METHODS.items():
+        assert name in text and method.title in text
+
+
+def test_bare_command_prints_only_the_tools_lines(images, tmp_path):
+    """No TensorFlow C++ start-up lines (cuInit, cudart, oneDNN notes) on stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deepvis.gradcam",
+            str(images[0]),
+            "--model",
+            "efficientnet-lite0",
+            "--top",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[0].startswith("model: EfficientNet-Lite0")
+    assert done.stdout.splitlines()[-1].startswith("[1/1]")

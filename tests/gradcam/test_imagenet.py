@@ -121,11 +121,16 @@ def test_class_index_is_verified_and_decodes(tmp_path, monkeypatch):
     assert [d[1] for d in decoded] == ["Egyptian_cat", "tabby"]
 
 
+def _offline(*args, **kwargs):
+    raise OSError("Network is unreachable")
+
+
 def test_explicit_vgg16_without_weights_says_how_to_fix(tmp_path, monkeypatch):
     from keras.src.backend import config
 
     monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(models.socket, "create_connection", _offline)
     with pytest.raises(DeepvisError, match="DEEPVIS_VGG16_WEIGHTS"):
         models.load_model("vgg16")
     monkeypatch.setenv("DEEPVIS_VGG16_WEIGHTS", str(tmp_path / "nope.h5"))
@@ -187,3 +192,92 @@ def test_vgg16_preprocessing_leaves_its_input_alone():
     np.testing.assert_allclose(
         out[0, 0, 0], [200 - 103.939, 200 - 116.779, 200 - 123.68], atol=1e-4
     )
+
+
+def test_vgg16_offline_download_fails_fast_in_one_line(tmp_path, monkeypatch):
+    """Asked for by name with no weights on disk, VGG-16 is fetched; offline that fails at once."""
+    import time
+
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(models.socket, "create_connection", _offline)
+    start = time.perf_counter()
+    with pytest.raises(DeepvisError) as err:
+        models.load_model("vgg16")
+    assert time.perf_counter() - start < 10
+    message = str(err.value)
+    assert "\n" not in message and "Network is unreachable" in message
+    assert f"put {models.VGG16_WEIGHTS_FILE} in {tmp_path / 'models'}" in message
+
+
+def test_vgg16_download_is_what_keras_fetches(tmp_path, monkeypatch):
+    """The fetch is keras.applications.VGG16(weights="imagenet"), with sockets bounded in time."""
+    import socket
+
+    import keras.applications
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(models.socket, "create_connection", lambda *a, **k: _Closable())
+    calls = []
+
+    def fake_vgg16(**kwargs):
+        calls.append((kwargs, socket.getdefaulttimeout()))
+        return "the model"
+
+    monkeypatch.setattr(keras.applications, "VGG16", fake_vgg16)
+    net = models.load_model("vgg16")
+    assert net.model == "the model" and net.layer == "block5_conv3"
+    assert calls == [
+        ({"weights": "imagenet", "classifier_activation": None}, models.DOWNLOAD_TIMEOUT)
+    ]
+    assert socket.getdefaulttimeout() is None  # restored
+
+
+class _Closable:
+    def close(self):
+        pass
+
+
+def test_auto_never_downloads(tmp_path, monkeypatch, capsys):
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(models, "download_vgg16", lambda: pytest.fail("auto tried to download"))
+    monkeypatch.setattr(models, "_load_lite0", lambda: "lite0")
+    assert models.load_model("auto") == "lite0"
+
+
+def test_vgg16_from_a_weights_file(tmp_path, monkeypatch):
+    """DEEPVIS_VGG16_WEIGHTS: a VGG-16 with random weights saved to a file loads bit for bit."""
+    from keras.applications import VGG16
+
+    random_vgg = VGG16(weights=None, classifier_activation=None)
+    path = tmp_path / "vgg16_random.weights.h5"
+    random_vgg.save_weights(path)
+    monkeypatch.setenv("DEEPVIS_VGG16_WEIGHTS", str(path))
+    net = models.load_model("auto")
+    assert net.name == "vgg16" and net.layer == "block5_conv3"
+    for a, b in zip(random_vgg.get_weights()[-2:], net.model.get_weights()[-2:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    result = GradCAM(net.model, net.layer).compute(np.zeros((1, 224, 224, 3), np.float32), top=1)
+    assert result.maps.shape == (1, 1, 14, 14)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "auto"), ("vgg16", "vgg16"), ("", "auto")])
+def test_requested_model_reads_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("DEEPVIS_GRADCAM_MODEL", raising=False)
+    else:
+        monkeypatch.setenv("DEEPVIS_GRADCAM_MODEL", value)
+    assert models.requested_model() == expected
+
+
+def test_requested_model_refuses_unknown_names(monkeypatch):
+    monkeypatch.setenv("DEEPVIS_GRADCAM_MODEL", "resnet")
+    with pytest.raises(DeepvisError, match="DEEPVIS_GRADCAM_MODEL=resnet is not a model"):
+        models.requested_model()

@@ -83,3 +83,26 @@ def test_overlay_blends_colours():
     out = images.overlay(image, np.ones((2, 2)), alpha=0.5)
     assert out.dtype == np.uint8 and out.shape == (2, 2, 3)
     assert tuple(out[0, 0]) == (64, 0, 0)  # half of jet's dark red (0.5, 0, 0)
+
+
+def test_gradcam_images_from_a_folder(tmp_path, monkeypatch):
+    from deepvis.gradcam import testimages
+
+    for name in testimages.SOURCES:
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / name)
+    monkeypatch.setenv("DEEPVIS_GRADCAM_IMAGES", str(tmp_path))
+    paths = testimages.image_paths()
+    assert paths == [tmp_path / f"gc{i}.jpg" for i in range(1, 6)]
+    assert not (tmp_path / "SOURCES.md").exists()  # nothing written there
+
+
+def test_gradcam_images_folder_missing_a_file(tmp_path, monkeypatch):
+    from deepvis.gradcam import testimages
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "gc1.jpg")
+    monkeypatch.setenv("DEEPVIS_GRADCAM_IMAGES", str(tmp_path))
+    with pytest.raises(DeepvisError, match="lacks gc2.jpg, gc3.jpg, gc4.jpg, gc5.jpg"):
+        testimages.image_paths()
+    monkeypatch.setenv("DEEPVIS_GRADCAM_IMAGES", str(tmp_path / "nope"))
+    with pytest.raises(DeepvisError, match="is not a folder"):
+        testimages.image_paths()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -69,6 +70,25 @@ def test_a_failing_notebook_leaves_the_previous_report_and_notebooks(tmp_path, n
     assert (out / "report.html").read_text() == "previous report"
     assert sorted(p.name for p in out.iterdir()) == ["report.html"]
     assert (nbs / "01_ok.ipynb").read_bytes() == before  # nothing saved from a failed run
+
+
+def test_metrics_start_afresh_and_survive_a_failed_run(tmp_path, no_pdf, project_home):
+    metrics_file = paths().metrics
+    metrics_file.parent.mkdir(parents=True)
+    metrics_file.write_text('{"stale.key": 1}')
+    nbs = tmp_path / "nbs"
+    write(nbs, "01_bad.ipynb", [new_code_cell("raise ValueError('broken')")])
+    with pytest.raises(DeepvisError, match="broken"):
+        build.build(nbs, nbs, tmp_path / "out")
+    assert metrics_file.read_text() == '{"stale.key": 1}'  # put back
+    write(
+        nbs,
+        "01_bad.ipynb",
+        [new_code_cell("from deepvis import metrics\nmetrics.update({'a': 2})")],
+    )
+    with pytest.raises(DeepvisError):  # no xelatex
+        build.build(nbs, nbs, tmp_path / "out")
+    assert json.loads(metrics_file.read_text()) == {"a": 2}  # this run's numbers only
 
 
 def test_build_prints_progress_and_elapsed_time(tmp_path, no_pdf, capsys):

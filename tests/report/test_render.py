@@ -51,3 +51,17 @@ def test_pdf_keeps_unicode_and_fits_wide_outputs(tmp_path):
     assert "Unicode → β ≥ 0.5 × 3" in text
     assert "layer " * 19 + "layer ┃" in text.replace("\n", " ")
     assert "secret_source_line" not in text
+
+
+@pytest.mark.skipif(render.missing_pdf_tools(), reason="no TeX toolchain")
+def test_latex_page_breaks_reach_the_pdf_only(tmp_path):
+    notebooks = [
+        ("01_a.ipynb", executed("Step 1: a")),
+        ("01_b.ipynb", executed("B", tags=("appendix",))),
+    ]
+    nb = writeup.writeup("exercise1", notebooks, writeup.TitleBlock())
+    pdf = tmp_path / "exercise1.pdf"
+    pdf.write_bytes(render.render_pdf(nb, "exercise1", tmp_path))
+    first = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True, text=True)
+    assert "Step 1: a" in first.stdout and "Further analyses" not in first.stdout  # new page
+    assert "clearpage" not in render.render_html(nb, "exercise1", tmp_path, writeup=True)

@@ -1,24 +1,29 @@
-"""Benchmark: top-3 Grad-CAM of the five test images, batched vs the Keras example's way.
+"""Benchmark: top-3 CAM maps of the five test images, per method, against two other ways.
 
 The Keras Grad-CAM example (keras.io/examples/vision/grad_cam) calls the whole model eagerly
-under a tape once per image and class. `deepvis.gradcam.core.GradCAM` runs one compiled forward pass
-over the batch and one backward pass per rank. `run` times both on the same inputs, checks
-that they give the same maps, and prints the speed-up as its last line
-(``python -m deepvis.bench gradcam``).
+under a tape once per image and class. pytorch-grad-cam 1.5.7, run on the same
+EfficientNet-Lite0 weights in PyTorch when it is installed (``requirements-reference.txt``),
+takes one call per rank (all images at once; Score-CAM runs C masked images per image and
+rank). `deepvis.gradcam.core.GradCAM` runs one compiled forward pass over the batch and one
+backward pass per rank, or for Score-CAM one set of masked passes for all ranks, skipping the
+all-zero channels. `run` (``python -m deepvis.bench gradcam``) times each way on the same
+inputs, checks that the maps agree, and prints one table of times and ratios.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from deepvis.gradcam import reference
 from deepvis.gradcam.core import EPS, GradCAM
 from deepvis.gradcam.imagenet import load_model
 from deepvis.gradcam.images import load_image
+from deepvis.gradcam.methods import CAM_METHODS, METHODS
 from deepvis.gradcam.testimages import image_paths
 
 
@@ -51,20 +56,124 @@ def _best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def run(model: str = "auto", repeats: int = 3, top: int = 3) -> float:
-    """Time both ways on gc1..gc5 and return the speed-up (example time / project time)."""
+def minmax(maps: np.ndarray) -> np.ndarray:
+    """Each (h, w) map of (..., h, w) rescaled to [0, 1] (``(m - min) / (max - min)``)."""
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    high = maps.max(axis=(-2, -1), keepdims=True)
+    return (maps - low) / np.maximum(high - low, EPS)
+
+
+def _torch_threads() -> int:
+    """Set PyTorch to 1 or its default thread count, whichever runs a forward pass faster.
+
+    On a busy 2-core machine one thread can be several times faster than two (spinning
+    OpenMP workers); the peer gets its best setting.
+    """
+    import torch
+
+    model = reference.torch_lite0()
+    batch = torch.zeros(4, 3, 224, 224)
+    best, best_time = 1, float("inf")
+    for threads in sorted({1, torch.get_num_threads()}):
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            elapsed = _best_time(lambda: model(batch), 2)
+        if elapsed < best_time:
+            best, best_time = threads, elapsed
+    torch.set_num_threads(best)
+    return best
+
+
+def run(
+    model: str = "auto",
+    repeats: int = 3,
+    top: int = 3,
+    peer: bool | None = None,
+    methods: Sequence[str] = CAM_METHODS,
+) -> float:
+    """Time every method on gc1..gc5 and print one table; return Grad-CAM's speed-up over the
+    Keras example's loop.
+
+    ``peer``: also time pytorch-grad-cam (None: when PyTorch and it are installed and the model
+    is EfficientNet-Lite0, the only one it has). The notebook passes ``peer=False``, so that
+    ``make report`` never imports PyTorch. Gradient methods take the best of ``repeats`` runs
+    after a warm-up; Score-CAM one run each way, and pytorch-grad-cam's Score-CAM is measured
+    on one image and one rank and multiplied by N x k (its calls are alike: C masked passes
+    each).
+    """
     net = load_model(model)
     x = net.prepare([load_image(p) for p in image_paths()])
-    cam = GradCAM(net.model, net.layer)
-    ours = cam.compute(x, top=top).maps
-    theirs = keras_example_maps(cam.grad_model, x, top)
-    diff = float(np.abs(ours - theirs).max())
-    print(f"model {net.name}, layer {net.layer}, {len(x)} images, top-{top}")
-    print(f"max |difference| between the two ways' maps: {diff:.2e}")
-    t_ours = _best_time(lambda: cam.compute(x, top=top), repeats)
-    t_theirs = _best_time(lambda: keras_example_maps(cam.grad_model, x, top), repeats)
-    print(f"project (batched, one forward + {top} backward): {t_ours * 1000:.0f} ms")
-    print(f"Keras example (one taped call per image and class): {t_theirs * 1000:.0f} ms")
-    speedup = t_theirs / t_ours
-    print(f"speed-up: {speedup:.1f}x")
+    n = len(x)
+    if peer is None:
+        peer = reference.available() and net.name == "efficientnet-lite0"
+    torch_model = None
+    if peer:
+        threads = _torch_threads()
+        torch_model = reference.torch_lite0()
+    print(f"model {net.name}, layer {net.layer}, {n} images, top-{top}")
+    rows = []
+    speedup = float("nan")
+    for name in methods:
+        cam = GradCAM(net.model, net.layer, name)
+        scorecam = name == "scorecam"
+        start = time.perf_counter()
+        result = cam.compute(x, top=top)
+        t_ours = time.perf_counter() - start
+        if not scorecam:
+            t_ours = _best_time(lambda cam=cam: cam.compute(x, top=top), repeats)
+        row = {"method": METHODS[name].title, "project ms": t_ours * 1000}
+        if name == "gradcam":
+            theirs = keras_example_maps(cam.grad_model, x, top)
+            row["keras-io diff"] = float(np.abs(result.maps - theirs).max())
+            t_keras = _best_time(lambda g=cam.grad_model: keras_example_maps(g, x, top), repeats)
+            row["keras-io ms"] = t_keras * 1000
+            speedup = t_keras / t_ours
+        if torch_model is not None:
+            classes = result.classes
+            if scorecam:
+                start = time.perf_counter()
+                ref = reference.reference_maps(torch_model, name, x[:1], classes[:1, :1], True)
+                t_peer = (time.perf_counter() - start) * n * top
+                diff = np.abs(minmax(result.raw[:1, :1]) - minmax(ref)).max()
+            else:
+                ref = reference.reference_maps(torch_model, name, x, classes)
+                t_peer = _best_time(
+                    lambda m=name, c=classes: reference.reference_maps(torch_model, m, x, c),
+                    repeats,
+                )
+                diff = np.abs(minmax(result.raw) - minmax(ref)).max()
+            row.update({"peer ms": t_peer * 1000, "peer diff": float(diff)})
+        rows.append(row)
+    _print_table(rows, peer)
+    if peer:
+        print(
+            f"peer: pytorch-grad-cam 1.5.7, PyTorch on {threads} thread(s); its Score-CAM time "
+            f"is one image x one rank x {n * top}; diff: max |difference| of min-max normalised "
+            "maps"
+        )
+    print(f"Grad-CAM speed-up over the Keras example: {speedup:.1f}x")
     return speedup
+
+
+def _print_table(rows: list[dict[str, float | str]], peer: bool) -> None:
+    """Print the rows as an aligned text table with ratios (other way's time / project's)."""
+
+    def cell(row: dict[str, float | str], key: str, fmt: str) -> str:
+        return format(row[key], fmt) if key in row else "-"
+
+    header = f"{'method':<12} {'project':>10} {'keras-io':>10} {'ratio':>7}"
+    if peer:
+        header += f" {'pytorch-grad-cam':>17} {'ratio':>7} {'max diff':>9}"
+    print(header)
+    for row in rows:
+        line = f"{row['method']:<12} {cell(row, 'project ms', '8.0f')} ms"
+        if "keras-io ms" in row:
+            ratio = float(row["keras-io ms"]) / float(row["project ms"])
+            line += f" {cell(row, 'keras-io ms', '8.0f')} ms {ratio:6.1f}x"
+        else:
+            line += f" {'-':>11} {'-':>7}"
+        if peer:
+            ratio = float(row["peer ms"]) / float(row["project ms"])
+            line += f" {cell(row, 'peer ms', '14.0f')} ms {ratio:6.1f}x"
+            line += f" {cell(row, 'peer diff', '9.1e')}"
+        print(line)

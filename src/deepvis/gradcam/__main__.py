@@ -2,6 +2,10 @@
 
 import sys
 
-from deepvis.gradcam.cli import main
+from deepvis.gradcam.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before anything imports TensorFlow: only the tool's own lines on stderr
+
+from deepvis.gradcam.cli import main  # noqa: E402
 
 sys.exit(main())

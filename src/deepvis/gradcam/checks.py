@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -13,7 +13,20 @@ from PIL import Image, ImageFilter
 from scipy.special import softmax
 from scipy.stats import spearmanr
 
-from deepvis.gradcam.core import GradCAM
+
+class Explainer(Protocol):
+    """What `sanity_check` needs: `deepvis.gradcam.core.GradCAM` (any method), or
+    `deepvis.gradcam.guided.GuidedBackprop` / `GuidedGradCAM`."""
+
+    model: Any
+
+    def rebuild(self, model: Any) -> Explainer:
+        """The same explanation on another model."""
+        ...
+
+    def compute(self, x: np.ndarray, classes: Any = None, top: int = 3) -> Any:
+        """A result whose ``maps`` are (N, k, h, w) in [0, 1]."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -47,13 +60,14 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def sanity_check(cam: GradCAM, x: np.ndarray, steps: int = 5, seed: int = 0) -> list[SanityStep]:
+def sanity_check(cam: Explainer, x: np.ndarray, steps: int = 5, seed: int = 0) -> list[SanityStep]:
     """Cascading model-parameter randomisation (Adebayo et al. 2018) for one image.
 
     ``x`` is one preprocessed image (1, H, W, 3). Starting from the trained weights, the weight
     groups of `weight_groups` are re-initialised one after another from the top (classifier
     first), ``steps`` of them, cumulatively; after each the map of the trained model's top-1
-    class is recomputed on ``cam``'s layer. Works on a copy (``cam.model`` is untouched); seeds
+    class is recomputed (``cam.rebuild(copy)``: for `GradCAM` the same layer and method; Guided
+    Backprop and Guided Grad-CAM work too). Works on a copy (``cam.model`` is untouched); seeds
     Keras' RNGs with ``seed``. Returns the original step plus one per group. A faithful
     explanation degrades.
     """
@@ -62,7 +76,7 @@ def sanity_check(cam: GradCAM, x: np.ndarray, steps: int = 5, seed: int = 0) -> 
     fresh = keras.models.clone_model(model)  # newly initialised weights
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    cam = GradCAM(work, cam.layer_name)
+    cam = cam.rebuild(work)
     cls = np.argmax(np.asarray(work(x, training=False)), axis=1)[:, None]  # trained top-1
     original = cam.compute(x, classes=cls).maps[0, 0]
     result = [SanityStep("trained", (), original, 1.0)]

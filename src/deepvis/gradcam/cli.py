@@ -1,6 +1,7 @@
-"""Command line: Grad-CAM figures and JSON for image files.
+"""Command line: Grad-CAM (or another CAM method) figures and JSON for image files.
 
-python -m deepvis.gradcam IMG [IMG ...] [--model auto] [--top 3] [--layer NAME] [--out DIR]
+python -m deepvis.gradcam IMG [IMG ...] [--model auto] [--method gradcam] [--guided] [--top 3]
+                          [--layer NAME] [--out DIR]
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.gradcam.core import CAMResult, GradCAM
 from deepvis.gradcam.images import load_image, resize_map
+from deepvis.gradcam.methods import METHODS
 
 
 def explain(net: Any, cam: GradCAM, image: np.ndarray, top: int) -> tuple[CAMResult, np.ndarray]:
-    """Top-``top`` Grad-CAM of one RGB image: the result and its maps (k, H, W) at image size."""
+    """Top-``top`` maps of ``cam``'s method for one RGB image: the result and its maps (k, H, W)
+    at image size."""
     result = cam.compute(net.prepare([image]), top=top)
     size = image.shape[:2]
     return result, np.stack([resize_map(m, size) for m in result.maps[0]])
@@ -31,7 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deepvis.gradcam",
         description="Grad-CAM saliency maps of the top-k ImageNet classes for each image. Writes "
-        "DIR/<stem>_gradcam.png (input | heat map | overlay per rank) and DIR/<stem>.json.",
+        "DIR/<stem>_<method>.png (input | heat map | overlay per rank), DIR/<stem>.json and, "
+        "with --guided, DIR/<stem>_guided.png.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="methods:\n"
+        + "\n".join(
+            f"  {m.name:<15} {m.title} ({m.paper})"
+            + ("" if m.reference else "; evidence against the class")
+            for m in METHODS.values()
+        ),
     )
     parser.add_argument("images", nargs="+", metavar="IMG", help="image files (any Pillow format)")
     parser.add_argument(
@@ -40,12 +51,42 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: VGG-16 if its ImageNet weights are on disk, else EfficientNet-Lite0",
     )
+    parser.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="gradcam",
+        metavar="NAME",
+        help="CAM method (default gradcam): " + ", ".join(METHODS),
+    )
+    parser.add_argument(
+        "--guided",
+        action="store_true",
+        help="also write Guided Grad-CAM (Guided Backprop x the method's map, input resolution)",
+    )
     parser.add_argument("--top", type=int, default=3, help="classes per image (default 3)")
     parser.add_argument("--layer", help="conv layer to explain (default: the model's last)")
     parser.add_argument(
         "--out", type=Path, default=Path("gradcam"), help="output folder (default ./gradcam)"
     )
     return parser
+
+
+def _guided_figure(
+    net: Any, guided: Any, image: np.ndarray, result: CAMResult, labels: list[str], title: str
+) -> Any:
+    """Guided Grad-CAM of one image for its ranked classes, one panel per rank at image size."""
+    from PIL import Image
+
+    from deepvis.gradcam.guided import to_image
+    from deepvis.gradcam.plots import methods_figure
+
+    out = guided.compute(net.prepare([image]), classes=result.classes)
+    size = (image.shape[1], image.shape[0])
+    pictures = {
+        f"#{r + 1} {label}": np.asarray(Image.fromarray(to_image(g)).resize(size, Image.BILINEAR))
+        for r, (g, label) in enumerate(zip(out.gradients[0], labels, strict=True))
+    }
+    return methods_figure(image, pictures, title=f"{title}: Guided Grad-CAM")
 
 
 @cli_errors
@@ -58,10 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     names = class_names()
     net = load_model(args.model)
-    cam = GradCAM(net.model, args.layer or net.layer)
+    cam = GradCAM(net.model, args.layer or net.layer, args.method)
     if not 1 <= args.top <= cam.num_classes:
         raise DeepvisError(f"--top must be between 1 and {cam.num_classes}, not {args.top}")
-    print(f"model: {net.description}; layer {cam.layer_name} {cam.grid}", flush=True)
+    title_of = METHODS[args.method].title
+    print(
+        f"model: {net.description}; layer {cam.layer_name} {cam.grid}; method {title_of}",
+        flush=True,
+    )
+    guided = None
+    if args.guided:
+        from deepvis.gradcam.guided import GuidedGradCAM
+
+        guided = GuidedGradCAM(net.model, cam.layer_name, args.method)
     failed = 0
     for i, path in enumerate(map(Path, args.images), start=1):
         try:
@@ -86,18 +136,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         labels = [f"{c['name']} ({c['probability']:.1%})" for c in ranked]
         title = f"{path.name}: {net.name}, layer {cam.layer_name}"
-        fig = gradcam_figure(image, heat, labels, title=title)
-        png = save_figure(fig, args.out / f"{path.stem}_gradcam.png")
+        if args.method != "gradcam":
+            title += f", {title_of}"
+        fig = gradcam_figure(image, heat, labels, title=title, method=title_of)
+        written = [args.out / f"{path.stem}_{args.method.replace('++', 'pp')}.png"]
+        save_figure(fig, written[0])
+        if guided is not None:
+            written.append(args.out / f"{path.stem}_guided.png")
+            save_figure(_guided_figure(net, guided, image, result, labels, title), written[1])
         record = {
             "image": str(path),
             "size": [image.shape[1], image.shape[0]],
             "model": net.name,
             "layer": cam.layer_name,
+            "method": args.method,
             "top": ranked,
         }
-        atomic_write_json(args.out / f"{path.stem}.json", record)
+        written.append(atomic_write_json(args.out / f"{path.stem}.json", record))
         summary = ", ".join(labels)
-        print(f"[{i}/{len(args.images)}] {path}: {summary} -> {png}", flush=True)
+        files = ", ".join(str(p) for p in written)
+        print(f"[{i}/{len(args.images)}] {path}: {summary} -> {files}", flush=True)
     return 2 if failed else 0
 
 

@@ -1,13 +1,19 @@
-"""Grad-CAM (Selvaraju et al. 2017) for any Keras classifier, batched.
+"""Grad-CAM (Selvaraju et al. 2017) and the CAM family for any Keras classifier, batched.
 
 For a class score ``y^c`` (the logit, before any softmax) and the feature maps ``A^k`` of a conv
 layer, ``alpha_k^c`` is the spatial mean of ``d y^c / d A^k`` and the map is
 ``ReLU(sum_k alpha_k^c A^k)`` on the layer's grid. `GradCAM` computes the top-k maps of a batch
-with one forward pass under one tape and k backward passes.
+with one forward pass under one tape and k backward passes. Its ``method`` picks another way of
+turning the same activations and gradients into a map (`deepvis.gradcam.methods`: Grad-CAM++,
+XGrad-CAM, HiResCAM, LayerCAM, EigenCAM, the counterfactual map), or Score-CAM, which weights
+each channel by the class score of the image masked with that channel (batched masked forward
+passes, a bounded number of images at a time). `GradCAM.compute_all` gives several methods from
+one pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +23,7 @@ import tensorflow as tf
 from numpy.typing import ArrayLike
 
 from deepvis.errors import DeepvisError
+from deepvis.gradcam.methods import METHODS, Method, method
 
 #: Divisor guard for normalising maps: an all-zero map stays zero instead of becoming NaN.
 EPS = 1e-12
@@ -88,7 +95,9 @@ class CAMResult:
     ``probabilities`` (N, k) their softmax probabilities; ``logits`` (N, n_classes);
     ``alphas`` (N, k, C) channel weights; ``raw`` (N, k, h, w) maps on the layer's grid (>= 0);
     ``maps`` (N, k, h, w) each divided by its max (+ `EPS`), in [0, 1]; ``zero`` (N, k) bool,
-    True where a map is all zero (no positive evidence: reported, never NaN).
+    True where a map is all zero (no positive evidence: reported, never NaN). ``method`` names
+    the `deepvis.gradcam.methods` entry; for methods that give a map rather than channel
+    weights (HiResCAM, LayerCAM, EigenCAM) ``alphas`` is all NaN.
     """
 
     classes: np.ndarray
@@ -99,77 +108,215 @@ class CAMResult:
     raw: np.ndarray
     maps: np.ndarray
     zero: np.ndarray
+    method: str = "gradcam"
 
 
 class GradCAM:
-    """Grad-CAM for a Keras model and one of its conv layers (any architecture).
+    """Grad-CAM, or another CAM ``method``, for a Keras model and one of its conv layers.
 
     ``model`` maps a float32 batch to class scores; if it ends in a softmax, the pre-softmax
     scores are used. ``layer_name`` names a layer with a 4-D (batch, h, w, C) output.
+    ``method`` is a name in `deepvis.gradcam.methods.METHODS` (default ``"gradcam"``).
     ``grad_model`` is ``keras.Model(model.input, [layer output, logits])``, built once.
+    ``batch_size`` bounds Score-CAM's masked images per forward pass (memory: that many input
+    images and their activations).
     """
 
-    def __init__(self, model: Any, layer_name: str) -> None:
+    def __init__(
+        self, model: Any, layer_name: str, method: str = "gradcam", batch_size: int = 32
+    ) -> None:
+        self.method = _method(method).name
         layer = _feature_layer(model, layer_name)
         logits = _logits(model)
         self.model = model
         self.layer_name = layer_name
+        self.batch_size = int(batch_size)
         self.num_classes = int(logits.shape[-1])
         self.grid = tuple(int(d) for d in layer.output.shape[1:3])
         self.grad_model = keras.Model(model.input, [layer.output, logits])
         self._run = tf.function(self._maps, reduce_retracing=True)
+        self._forward = tf.function(self._logits_only, reduce_retracing=True)
 
-    def _maps(self, x: Any, classes: Any, top: int) -> tuple[Any, ...]:
-        """Graph body: one forward pass under one tape, then one backward pass per rank."""
+    def rebuild(self, model: Any) -> GradCAM:
+        """The same method, layer and batch size on another model (e.g. a re-initialised copy)."""
+        return GradCAM(model, self.layer_name, self.method, self.batch_size)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Logits (M, num_classes) float32 of a preprocessed batch (M, H, W, 3), ``batch_size``
+        images per compiled forward pass."""
+        x = np.asarray(x, dtype=np.float32)
+        parts = [
+            self._forward(tf.constant(x[i : i + self.batch_size])).numpy()
+            for i in range(0, len(x), self.batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.num_classes), np.float32)
+
+    def _logits_only(self, x: Any) -> Any:
+        """Graph body: (N, H, W, 3) -> (N, num_classes) logits."""
+        return self.grad_model(x, training=False)[1]
+
+    def _maps(self, x: Any, classes: Any, top: int, names: tuple[str, ...]) -> tuple[Any, ...]:
+        """Graph body: one forward pass under one tape, then one backward pass per rank.
+
+        Returns classes (N, k), scores (N, k), logits, features (N, h, w, C) and per method in
+        ``names`` its weights (N, k, C) (or None) and its map (N, k, h, w) after the ReLU.
+        Score-CAM's entry is (None, None): `compute_all` finishes it outside the graph.
+        """
+        chosen = [METHODS[name] for name in names]
         with tf.GradientTape(persistent=True) as tape:
             features, logits = self.grad_model(x, training=False)
             if classes is None:
                 classes = tf.math.top_k(logits, top).indices
             scores = tf.gather(logits, classes, batch_dims=1)  # (N, k)
-        n = tf.shape(scores)[0]
-        grads = [
-            tape.gradient(scores, features, output_gradients=tf.one_hot(tf.fill([n], j), top))
-            for j in range(top)
-        ]
+        stacked = None
+        if any(m.gradients for m in chosen):
+            n = tf.shape(scores)[0]
+            grads = [
+                tape.gradient(scores, features, output_gradients=tf.one_hot(tf.fill([n], j), top))
+                for j in range(top)
+            ]
+            stacked = tf.stack(grads, axis=1)  # (N, k, h, w, C)
         del tape
-        alphas = tf.reduce_mean(tf.stack(grads, axis=1), axis=(2, 3))  # (N, k, C)
-        raw = tf.nn.relu(tf.einsum("nkc,nhwc->nkhw", alphas, features))
-        return classes, scores, logits, alphas, raw
+        outputs = []
+        for m in chosen:
+            if m.fn is None:
+                outputs.append((None, None))
+            elif m.output == "weights":
+                alphas = m.fn(features, stacked)  # (N, k, C)
+                outputs.append((alphas, tf.nn.relu(tf.einsum("nkc,nhwc->nkhw", alphas, features))))
+            else:
+                cam = m.fn(features, stacked)  # (N, k, h, w) or (N, 1, h, w)
+                if cam.shape[1] == 1:
+                    cam = tf.repeat(cam, top, axis=1)
+                outputs.append((None, tf.nn.relu(cam)))
+        return classes, scores, logits, features, tuple(outputs)
 
     def compute(self, x: np.ndarray, classes: ArrayLike | None = None, top: int = 3) -> CAMResult:
-        """Maps for a preprocessed batch ``x`` (N, H, W, 3) float32.
+        """Maps of this object's method for a preprocessed batch ``x`` (N, H, W, 3) float32.
 
         ``classes`` (N, k) picks the classes per image; without it the top-``top`` classes of
         each image are used (rank 1 first). Raises `DeepvisError` for a class index outside
         ``[0, num_classes)`` or a ``top`` outside ``[1, num_classes]``.
         """
+        return self.compute_all(x, (self.method,), classes=classes, top=top)[self.method]
+
+    def compute_all(
+        self,
+        x: np.ndarray,
+        methods: Sequence[str],
+        classes: ArrayLike | None = None,
+        top: int = 3,
+    ) -> dict[str, CAMResult]:
+        """Several methods' maps from one forward pass and k backward passes: ``{name: result}``.
+
+        As `compute` otherwise; Score-CAM adds its masked forward passes (`score_weights`).
+        """
+        names = tuple(_method(name).name for name in methods)
         x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
-        if classes is None:
-            if not 1 <= top <= self.num_classes:
-                raise DeepvisError(f"top must be between 1 and {self.num_classes}, not {top}")
-            class_tensor = None
-        else:
-            chosen = np.asarray(classes, dtype=np.int64)
-            if chosen.ndim != 2 or chosen.shape[0] != x.shape[0]:
-                raise DeepvisError(f"classes must be (N, k) for N={x.shape[0]} images")
-            bad = chosen[(chosen < 0) | (chosen >= self.num_classes)]
-            if bad.size:
-                raise DeepvisError(
-                    f"class index {int(bad[0])} out of range: the model has "
-                    f"{self.num_classes} classes (0..{self.num_classes - 1})"
-                )
-            class_tensor, top = tf.constant(chosen, dtype=tf.int32), chosen.shape[1]
-        outputs = self._run(x, class_tensor, top)
-        classes_t, scores, logits, alphas, raw = (t.numpy() for t in outputs)
-        peak = raw.max(axis=(2, 3), keepdims=True)
-        probs = tf.nn.softmax(logits).numpy()
-        return CAMResult(
-            classes=classes_t.astype(np.int64),
-            scores=scores,
-            probabilities=np.take_along_axis(probs, classes_t.astype(np.int64), axis=1),
-            logits=logits,
-            alphas=alphas,
-            raw=raw,
-            maps=raw / (peak + EPS),
-            zero=peak[..., 0, 0] <= 0,
+        class_tensor, top = class_tensor_of(x, classes, top, self.num_classes)
+        classes_t, scores, logits, features, outputs = self._run(x, class_tensor, top, names)
+        classes_np = classes_t.numpy().astype(np.int64)
+        logits_np = logits.numpy()
+        probs = np.take_along_axis(tf.nn.softmax(logits).numpy(), classes_np, axis=1)
+        results = {}
+        for name, (alphas, raw) in zip(names, outputs, strict=True):
+            if name == "scorecam":
+                alphas = self.score_weights(x, features.numpy(), classes_np)
+                raw = tf.nn.relu(tf.einsum("nkc,nhwc->nkhw", alphas, features))
+            raw_np = raw.numpy()
+            if alphas is None:
+                alphas_np = np.full((*classes_np.shape, features.shape[-1]), np.nan, np.float32)
+            else:
+                alphas_np = np.asarray(alphas, dtype=np.float32)
+            peak = raw_np.max(axis=(2, 3), keepdims=True)
+            results[name] = CAMResult(
+                classes=classes_np,
+                scores=scores.numpy(),
+                probabilities=probs,
+                logits=logits_np,
+                alphas=alphas_np,
+                raw=raw_np,
+                maps=raw_np / (peak + EPS),
+                zero=peak[..., 0, 0] <= 0,
+                method=name,
+            )
+        return results
+
+    def score_weights(self, x: Any, features: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Score-CAM channel weights (N, k, C) float32 (Wang et al. 2020, as pytorch-grad-cam).
+
+        Each channel of ``features`` (N, h, w, C) is upsampled to the input size (bilinear,
+        corners aligned), min-max normalised to a mask in [0, 1] and multiplied into its image
+        ``x`` (N, H, W, 3); the weights are the softmax over channels of the masked images'
+        logits for ``classes`` (N, k). One set of masked passes serves all k classes. Constant
+        channels (mostly all-zero after a ReLU) give the all-zero mask, whose logits are
+        computed once. At most ``batch_size`` masked images go through the model at a time.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        n, height, width = x.shape[:3]
+        rows = _align_corners(features.shape[1], height)  # (H, h)
+        cols = _align_corners(features.shape[2], width)  # (W, w)
+        live = features.max(axis=(1, 2)) > features.min(axis=(1, 2))  # (N, C)
+        blank = self._forward(tf.zeros((1, *x.shape[1:]), tf.float32)).numpy()[0]
+        scores = np.empty(features.shape[:1] + features.shape[3:] + classes.shape[1:], np.float32)
+        scores[:] = blank[classes][:, None, :]  # (N, C, k)
+        pairs = np.argwhere(live)  # (image, channel), image-major
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            acts = features[chunk[:, 0], :, :, chunk[:, 1]]  # (b, h, w)
+            up = np.einsum("Hh,bhw,Ww->bHW", rows, acts, cols)
+            low = up.min(axis=(1, 2), keepdims=True)
+            masks = (up - low) / (up.max(axis=(1, 2), keepdims=True) - low + 1e-8)
+            logits = self._forward(tf.constant(x[chunk[:, 0]] * masks[..., None])).numpy()
+            scores[chunk[:, 0], chunk[:, 1]] = np.take_along_axis(logits, classes[chunk[:, 0]], 1)
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        weights = shifted / shifted.sum(axis=1, keepdims=True)
+        return weights.transpose(0, 2, 1).astype(np.float32)
+
+
+def class_tensor_of(
+    x: Any, classes: ArrayLike | None, top: int, num_classes: int
+) -> tuple[Any, int]:
+    """Checked classes for a batch ``x`` (N, ...): an int32 tensor (N, k) (None for top-k) and k.
+
+    Raises `DeepvisError` for ``classes`` not (N, k), an index outside ``[0, num_classes)`` or a
+    ``top`` outside ``[1, num_classes]``.
+    """
+    if classes is None:
+        if not 1 <= top <= num_classes:
+            raise DeepvisError(f"top must be between 1 and {num_classes}, not {top}")
+        return None, top
+    chosen = np.asarray(classes, dtype=np.int64)
+    if chosen.ndim != 2 or chosen.shape[0] != x.shape[0]:
+        raise DeepvisError(f"classes must be (N, k) for N={x.shape[0]} images")
+    bad = chosen[(chosen < 0) | (chosen >= num_classes)]
+    if bad.size:
+        raise DeepvisError(
+            f"class index {int(bad[0])} out of range: the model has "
+            f"{num_classes} classes (0..{num_classes - 1})"
         )
+    return tf.constant(chosen, dtype=tf.int32), chosen.shape[1]
+
+
+def _method(name: str) -> Method:
+    """The method ``name`` (a `DeepvisError` listing the choices for an unknown one)."""
+    return method(name)
+
+
+def _align_corners(size_in: int, size_out: int) -> np.ndarray:
+    """(size_out, size_in) float32 matrix of 1-D linear interpolation with corners aligned.
+
+    As ``torch.nn.UpsamplingBilinear2d``: output i samples input position
+    ``i (size_in - 1) / (size_out - 1)``.
+    """
+    matrix = np.zeros((size_out, size_in), dtype=np.float64)
+    if size_out == 1 or size_in == 1:
+        matrix[:, 0] = 1.0
+        return matrix.astype(np.float32)
+    pos = np.arange(size_out) * (size_in - 1) / (size_out - 1)
+    low = np.minimum(np.floor(pos).astype(int), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    frac = pos - low
+    np.add.at(matrix, (np.arange(size_out), low), 1.0 - frac)
+    np.add.at(matrix, (np.arange(size_out), high), frac)
+    return matrix.astype(np.float32)

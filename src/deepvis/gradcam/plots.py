@@ -1,4 +1,4 @@
-"""Figures for Grad-CAM: per-image ranks, the randomisation sanity check, faithfulness.
+"""Figures for Grad-CAM: per-image ranks, the sanity check, faithfulness, all methods side by side.
 
 Each function returns a `matplotlib.figure.Figure` built without pyplot (nothing to close);
 save it with `deepvis.files.save_figure`; Jupyter displays it when it ends a cell.
@@ -6,7 +6,7 @@ save it with `deepvis.files.save_figure`; Jupyter displays it when it ends a cel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,12 +18,16 @@ CMAP = "jet"
 
 
 def gradcam_figure(
-    image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
+    image: np.ndarray,
+    heatmaps: np.ndarray,
+    labels: Sequence[str],
+    title: str = "",
+    method: str = "Grad-CAM",
 ) -> Figure:
     """One row per rank: input titled with its class | heat map with colour bar | overlay.
 
     ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
-    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``.
+    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``; ``method`` titles the heat maps.
     """
     k = len(labels)
     height, width = image.shape[:2]
@@ -34,7 +38,7 @@ def gradcam_figure(
         row[0].imshow(image)
         row[0].set_title(f"#{rank}: {label}", fontsize=9)
         shown = row[1].imshow(heat, cmap=CMAP, vmin=0.0, vmax=1.0)
-        row[1].set_title("Grad-CAM" if heat.max() > 0 else "Grad-CAM (all zero)", fontsize=9)
+        row[1].set_title(method if heat.max() > 0 else f"{method} (all zero)", fontsize=9)
         colorbar = fig.colorbar(shown, ax=row[1], fraction=0.046, pad=0.03)
         colorbar.ax.tick_params(labelsize=7)
         row[2].imshow(overlay(image, heat))
@@ -120,4 +124,36 @@ def gradcam_panel(
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def methods_figure(
+    image: np.ndarray, heatmaps: Mapping[str, np.ndarray], title: str = "", columns: int = 4
+) -> Figure:
+    """One image explained by several methods: the input, then one overlay per method.
+
+    ``image`` (H, W, 3) uint8; ``heatmaps`` maps a panel title (e.g. ``"Grad-CAM"``) to a map
+    in [0, 1], either on the layer's grid (h, w) (resized bilinearly and overlaid) or an RGB
+    picture (H, W, 3) uint8 (shown as is, e.g. `deepvis.gradcam.guided.to_image` of Guided
+    Backprop). Panels fill rows of ``columns``.
+    """
+    height, width = image.shape[:2]
+    count = 1 + len(heatmaps)
+    cols = min(columns, count)
+    rows = -(-count // cols)
+    panel = 2.4
+    fig = Figure(figsize=(cols * panel, rows * panel * height / width + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    axes[0].imshow(image)
+    axes[0].set_title("input", fontsize=9)
+    for ax, (name, heat) in zip(axes[1:], heatmaps.items(), strict=False):
+        if heat.ndim == 3:
+            ax.imshow(heat)
+        else:
+            ax.imshow(overlay(image, resize_map(heat, (height, width))))
+        ax.set_title(name if heat.max() > 0 else f"{name} (all zero)", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig

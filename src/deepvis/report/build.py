@@ -35,6 +35,7 @@ from nbformat import NotebookNode
 
 from deepvis.config import paths, project_root, quick_mode, shown
 from deepvis.errors import DeepvisError, cli_errors
+from deepvis.files import atomic_write_bytes
 from deepvis.report.check import check
 from deepvis.report.execute import (
     NOTEBOOK_GLOB,
@@ -121,7 +122,7 @@ def build(
         where = source_dir if execute else executed_dir
         raise DeepvisError(f"no notebooks named {NOTEBOOK_GLOB} in {shown(where)}")
     if execute:
-        notebooks = execute_all(sources, source_dir, timings)
+        notebooks = _fresh_metrics(lambda: execute_all(sources, source_dir, timings))
         for path, nb in zip(sources, notebooks, strict=True):
             write_notebook(nb, executed_dir / path.name)
     else:
@@ -158,6 +159,20 @@ def build(
             f"install with: {pdf_tools_hint()}"
         )
     return timings
+
+
+def _fresh_metrics(run: Callable[[], list[NotebookNode]]) -> list[NotebookNode]:
+    """``run()`` with the metrics file started afresh, so that it holds this run's numbers
+    only; if `run` fails, the previous file is put back."""
+    path = paths().metrics
+    previous = path.read_bytes() if path.is_file() else None
+    path.unlink(missing_ok=True)
+    try:
+        return run()
+    except BaseException:
+        if previous is not None:
+            atomic_write_bytes(path, previous)
+        raise
 
 
 def _render(timings: Timings, target: Path, render: Callable[[], str | bytes]) -> None:

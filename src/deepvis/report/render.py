@@ -88,8 +88,12 @@ def render_html(nb: NotebookNode, name: str, source_dir: Path, *, writeup: bool)
 
 def render_pdf(nb: NotebookNode, name: str, source_dir: Path) -> bytes:
     """The write-up `nb` as PDF via LaTeX (xelatex), code hidden, DejaVu fonts."""
+    # Raw cells marked text/latex (page breaks) reach the PDF: by default the PDF exporter
+    # keeps only those marked application/pdf.
     exporter = PDFExporter(
-        config=_exporter_config(writeup=True, latex=True), template_name="deepvis_latex"
+        config=_exporter_config(writeup=True, latex=True),
+        template_name="deepvis_latex",
+        raw_mimetypes=["text/latex", ""],
     )
     try:
         body, _ = exporter.from_notebook_node(

@@ -1,13 +1,17 @@
 """The choice of ImageNet classifier for Grad-CAM.
 
 * VGG-16, the assignment's model, whenever its ImageNet weights are on disk (Keras' cache or env
-  ``DEEPVIS_VGG16_WEIGHTS``).
+  ``DEEPVIS_VGG16_WEIGHTS``); asked for by name (``load_model("vgg16")``), it fetches them
+  through Keras when they are not on disk, and fails within seconds, in one line, offline.
 * EfficientNet-Lite0 with Google's ImageNet weights otherwise (`deepvis.gradcam.imagenet.lite0`).
+
+``DEEPVIS_GRADCAM_MODEL`` (`requested_model`) says which one the notebook loads.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +26,10 @@ from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER, build_efficientnet_lite0
 from deepvis.gradcam.imagenet.wheels import WHEELS
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+#: Where Keras downloads VGG-16's weights from, probed before a download is tried.
+VGG16_HOST = ("storage.googleapis.com", 443)
+#: Seconds a VGG-16 download may wait on the network before giving up.
+DOWNLOAD_TIMEOUT = 8.0
 
 
 def preprocess_vgg16(images: np.ndarray) -> np.ndarray:
@@ -73,19 +81,65 @@ def vgg16_weights_path() -> Path | None:
     return cached if cached.is_file() else None
 
 
-def _load_vgg16() -> ImageNetModel:
+def requested_model() -> str:
+    """The model the notebook should load: env ``DEEPVIS_GRADCAM_MODEL``, default ``"auto"``.
+
+    One of `MODEL_NAMES`; anything else raises `DeepvisError`.
+    """
+    name = os.environ.get("DEEPVIS_GRADCAM_MODEL", "").strip() or "auto"
+    if name not in MODEL_NAMES:
+        raise DeepvisError(
+            f"DEEPVIS_GRADCAM_MODEL={name} is not a model; choose one of {', '.join(MODEL_NAMES)}"
+        )
+    return name
+
+
+def _where_to_put() -> str:
+    """The fix for missing VGG-16 weights, as a sentence fragment."""
+    return (
+        f"put {VGG16_WEIGHTS_FILE} in {keras_cache_models_dir()} or set "
+        "DEEPVIS_VGG16_WEIGHTS=/path/to/it"
+    )
+
+
+def download_vgg16() -> Any:
+    """VGG-16 with ImageNet weights fetched by Keras (``VGG16(weights="imagenet")``), logits out.
+
+    Keras stores the file in its cache, where `vgg16_weights_path` finds it next time. The
+    host is probed first and every socket waits at most `DOWNLOAD_TIMEOUT` s, so offline this
+    fails quickly with one `DeepvisError` line saying where to put the file.
+    """
+    from keras.applications import VGG16
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        socket.create_connection(VGG16_HOST, timeout=DOWNLOAD_TIMEOUT).close()
+        return VGG16(weights="imagenet", classifier_activation=None)
+    except Exception as err:  # DNS, refused, timeout, HTTP or a broken file: all one fix
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DeepvisError(
+            f"cannot download VGG-16's ImageNet weights through Keras ({reason}); {_where_to_put()}"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _load_vgg16(download: bool = False) -> ImageNetModel:
     from keras.applications import VGG16
 
     path = vgg16_weights_path()
+    if path is None and not download:
+        raise DeepvisError(f"VGG-16 ImageNet weights not found: {_where_to_put()}")
     if path is None:
-        raise DeepvisError(
-            f"VGG-16 ImageNet weights not found: put {VGG16_WEIGHTS_FILE} in "
-            f"{keras_cache_models_dir()} or set DEEPVIS_VGG16_WEIGHTS=/path/to/it"
-        )
-    try:
-        model = VGG16(weights=str(path), classifier_activation=None)
-    except Exception as err:  # h5py/Keras raise many types for a wrong or damaged file
-        raise DeepvisError(f"cannot load VGG-16 weights from {path}: {err}") from err
+        model = download_vgg16()
+        path = keras_cache_models_dir() / VGG16_WEIGHTS_FILE
+    else:
+        try:
+            model = VGG16(weights=str(path), classifier_activation=None)
+        except Exception as err:  # h5py/Keras raise many types for a wrong or damaged file
+            reason = " ".join(str(err).split())
+            raise DeepvisError(f"cannot load VGG-16 weights from {path}: {reason}") from None
     return ImageNetModel(
         name="vgg16",
         model=model,
@@ -114,11 +168,13 @@ def _load_lite0() -> ImageNetModel:
 def load_model(name: str = "auto") -> ImageNetModel:
     """Load a trained ImageNet classifier: ``"vgg16"``, ``"efficientnet-lite0"`` or ``"auto"``.
 
-    ``"auto"`` takes VGG-16 when its weights load and otherwise EfficientNet-Lite0, printing
-    why to stderr. A randomly initialised network is never returned.
+    ``"auto"`` takes VGG-16 when its weights load from disk and otherwise EfficientNet-Lite0,
+    printing why to stderr; it never downloads. ``"vgg16"`` fetches the weights through Keras
+    when they are not on disk (`download_vgg16`). A randomly initialised network is never
+    returned.
     """
     if name == "vgg16":
-        return _load_vgg16()
+        return _load_vgg16(download=True)
     if name == "efficientnet-lite0":
         return _load_lite0()
     if name != "auto":

