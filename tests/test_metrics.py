@@ -35,12 +35,8 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     assert oct((tmp_path / "folder").stat().st_mode & 0o777) == oct(0o755)
 
 
-def test_goals_table_compares_in_the_right_direction():
-    table = metrics.goals_table({"cae.test_bce": 0.31, "dcae.psnr": 15.0, "latent.cae.knn5": 0.78})
-    met = dict(zip(table["key"], table["met"], strict=True))
-    assert met == {
-        "cae.test_bce": "yes",
-        "dcae.psnr": "no",
-        "latent.cae.knn5": "yes",
-        "latent.cae.trustworthiness": "not measured",
+def test_prefixed_keys():
+    assert metrics.prefixed("cae", {"test_bce": 0.3, "epochs": 16}) == {
+        "cae.test_bce": 0.3,
+        "cae.epochs": 16,
     }

@@ -59,36 +59,3 @@ def _round(value: Any) -> Any:
     if isinstance(value, list):
         return [_round(v) for v in value]
     return value
-
-
-#: The project's quality goals (from the issues): key -> (description, comparison, target).
-GOALS: dict[str, tuple[str, str, float]] = {
-    "cae.test_bce": ("CAE test binary cross-entropy per pixel", "<=", 0.32),
-    "dcae.psnr": ("Denoising CAE PSNR at N(0, 1) noise (dB)", ">=", 16.0),
-    "latent.cae.knn5": ("CAE 2-D codes, 5-NN accuracy", ">=", 0.78),
-    "latent.cae.trustworthiness": ("CAE 2-D codes, trustworthiness (k = 5)", ">=", 0.98),
-}
-
-
-def goals_table(values: Mapping[str, Any] | None = None):
-    """A pandas DataFrame, one row per goal of `GOALS`: measured value, target and whether met.
-
-    `values` defaults to the metrics file; a goal whose key is missing shows as not measured.
-    """
-    import pandas as pd
-
-    values = load() if values is None else values
-    rows = []
-    for key, (what, op, target) in GOALS.items():
-        value = values.get(key)
-        met = None if value is None else (value <= target if op == "<=" else value >= target)
-        rows.append(
-            {
-                "goal": what,
-                "key": key,
-                "measured": value,
-                "target": f"{op} {target:g}",
-                "met": {None: "not measured", True: "yes", False: "no"}[met],
-            }
-        )
-    return pd.DataFrame(rows).set_index("goal")

@@ -2,16 +2,7 @@
 
 from deepvis.cae.config import QUICK_TRAINING, CAEConfig, cae_config, denoising_config
 
-TINY = CAEConfig(
-    name="tiny",
-    filters=(4, 8, 8),
-    epochs=2,
-    batch_size=64,
-    learning_rate=3e-3,
-    lr_schedule="constant",
-    train_subset=512,
-    test_subset=128,
-)
+from .test_train import TINY
 
 
 def test_config_key_depends_on_every_field():

@@ -52,7 +52,7 @@ def loss_curves(
     """
     references = references or {}
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.5, 3.1))
     ax.plot(epochs, history["loss"], "o-", ms=3, label="train")
     ax.plot(epochs, history["val_loss"], "s-", ms=3, label="test")
     for (label, value), colour in zip(references.items(), ("0.4", "tab:red"), strict=False):
@@ -79,9 +79,9 @@ def image_rows(
     """
     names = list(rows)
     n = len(rows[names[0]])
-    side = min(1.05, 5.6 / n)  # at most 6.5 inches wide: a page's text width
+    side = min(1.05, 5.4 / n)  # with the row titles, about 6.5 inches: a page's text width
     fig, axes = plt.subplots(
-        len(names), n, figsize=(side * n + 0.9, (side + 0.15) * len(names) + 0.4), squeeze=False
+        len(names), n, figsize=(side * n + 1.1, (side + 0.12) * len(names) + 0.5), squeeze=False
     )
     for r, name in enumerate(names):
         for c in range(n):
@@ -90,7 +90,7 @@ def image_rows(
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, fontsize=8)
+                ax.set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
             if r == 0 and labels is not None:
                 ax.set_title(CLASS_NAMES[int(labels[c])], fontsize=7)
     if title:
@@ -214,7 +214,7 @@ def psnr_vs_std(table: pd.DataFrame, trained_std: float | None = None) -> Figure
 
     `table`: DataFrame indexed by noise std; `trained_std`: marked with a vertical line.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.5, 3.1))
     for name in table.columns:
         ax.plot(table.index, table[name], "o-", ms=4, label=name)
     if trained_std is not None:

@@ -135,25 +135,25 @@ def methods_figure(
     ``image`` (H, W, 3) uint8; ``heatmaps`` maps a panel title (e.g. ``"Grad-CAM"``) to a map
     in [0, 1], either on the layer's grid (h, w) (resized bilinearly and overlaid) or an RGB
     picture (H, W, 3) uint8 (shown as is, e.g. `deepvis.gradcam.guided.to_image` of Guided
-    Backprop). Panels fill rows of ``columns``.
+    Backprop). Panels fill rows of ``columns``, 6.5 inches wide (a page's text width).
     """
     height, width = image.shape[:2]
     count = 1 + len(heatmaps)
     cols = min(columns, count)
     rows = -(-count // cols)
-    panel = 2.4
-    fig = Figure(figsize=(cols * panel, rows * panel * height / width + 0.6), layout="constrained")
+    panel = 6.5 / cols
+    fig = Figure(figsize=(6.5, rows * (panel * height / width + 0.3) + 0.4), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     axes[0].imshow(image)
-    axes[0].set_title("input", fontsize=9)
+    axes[0].set_title("input", fontsize=8)
     for ax, (name, heat) in zip(axes[1:], heatmaps.items(), strict=False):
         if heat.ndim == 3:
             ax.imshow(heat)
         else:
             ax.imshow(overlay(image, resize_map(heat, (height, width))))
-        ax.set_title(name if heat.max() > 0 else f"{name} (all zero)", fontsize=9)
+        ax.set_title(name if heat.max() > 0 else f"{name} (all zero)", fontsize=8)
     for ax in axes:
         ax.set_axis_off()
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=9)
     return fig
