@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from nbformat.v4 import new_markdown_cell
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from deepvis.errors import DeepvisError
 from deepvis.report import writeup
@@ -85,9 +85,20 @@ def test_title_block_from_the_student_file_and_the_environment(tmp_path, monkeyp
         writeup.title_block(tmp_path)
 
 
-def test_headings_skip_removed_cells():
+def test_headings_of_markdown_cells_and_outputs_skip_removed_ones():
     nb = executed("Step 2: shown")
     hidden = new_markdown_cell("## Hidden")
     hidden.metadata["tags"] = ["remove-cell"]
-    nb.cells.append(hidden)
-    assert [t for _, _, t in writeup.headings(nb)] == ["Step 2: shown"]
+    computed = new_code_cell(
+        "Markdown(...)",
+        outputs=[
+            new_output("display_data", data={"text/markdown": "## Step 3: computed\n\nText."})
+        ],
+    )
+    removed = new_code_cell(
+        "", outputs=[new_output("display_data", data={"text/markdown": "## Not shown"})]
+    )
+    removed.metadata["tags"] = ["remove-output"]
+    nb.cells += [hidden, computed, removed]
+    titles = [t for _, _, t in writeup.headings(nb)]
+    assert titles == ["Step 2: shown", "Step 3: computed"]

@@ -147,19 +147,31 @@ def exercise_of(notebook_name: str) -> Exercise | None:
 
 
 def headings(nb: NotebookNode, max_level: int = 2) -> list[tuple[int, str, str]]:
-    """``(level, html id, text)`` of the markdown headings of `nb`, as nbconvert's HTML has them.
+    """``(level, html id, text)`` of the markdown headings of `nb`, as nbconvert's HTML has them:
+    those of markdown cells and of markdown outputs (prose that a code cell computes).
 
-    Cells tagged ``remove-cell`` or ``html-only`` are skipped.
+    Cells tagged ``remove-cell`` or ``html-only`` are skipped, and the outputs of cells tagged
+    ``remove-output``.
     """
     found = []
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))
-        if cell.cell_type != "markdown" or tags & {*REMOVE_CELL_TAGS, HTML_ONLY_TAG}:
+        if tags & {*REMOVE_CELL_TAGS, HTML_ONLY_TAG}:
             continue
-        for level, anchor, inner in _HEADING.findall(markdown2html_mistune(cell.source)):
-            if int(level) <= max_level:
-                found.append((int(level), anchor, html2text(f"<span>{inner}</span>").strip()))
+        for text in _markdown_of(cell, shows_outputs=not tags & set(REMOVE_OUTPUT_TAGS)):
+            for level, anchor, inner in _HEADING.findall(markdown2html_mistune(text)):
+                if int(level) <= max_level:
+                    found.append((int(level), anchor, html2text(f"<span>{inner}</span>").strip()))
     return found
+
+
+def _markdown_of(cell: NotebookNode, shows_outputs: bool) -> list[str]:
+    """The markdown a cell shows: its source, or its markdown outputs."""
+    if cell.cell_type == "markdown":
+        return [cell.source]
+    if cell.cell_type != "code" or not shows_outputs:
+        return []
+    return [o.data["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})]
 
 
 def toc_html(entries: Sequence[tuple[int, str, str]]) -> str:
