@@ -1,7 +1,7 @@
 """Benchmarks (scripts that print figures, not timed tests).
 
-``python -m deepvis.bench train``   training speed of the project's CAE: seconds per epoch,
-                                    images per second, FLOPs per image and GFLOP/s reached.
+``python -m deepvis.bench train``   training speed of the project's CAE, float32 and bfloat16:
+                                    s per epoch, images/s, GFLOP/s and the share of the peak.
 ``python -m deepvis.bench gradcam`` top-3 Grad-CAM, batched vs the per-class Keras-example way.
 """
 

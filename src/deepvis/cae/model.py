@@ -122,8 +122,9 @@ def build_cae(config: CAEConfig) -> CAE:
         excess = 2 * sizes[n - i + 1] - target
         if excess:
             y = layers.Cropping2D(((0, excess), (0, excess)), name=f"dec_crop{i}")(y)
+    # float32 even under a mixed-precision policy: the sigmoid and the loss stay exact.
     outputs = layers.Conv2D(
-        1, KERNEL_SIZE, padding="same", activation="sigmoid", name="reconstruction"
+        1, KERNEL_SIZE, padding="same", activation="sigmoid", name="reconstruction", dtype="float32"
     )(y)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
