@@ -53,3 +53,10 @@ def test_faithfulness_table_has_one_row_per_image_and_rank(model):
     assert list(table.index) == ["a #1", "a #2", "b #1", "b #2"]
     single = checks.faithfulness(_Net(model), images[1], heat[1], [2, 3], seed=1)
     np.testing.assert_allclose(table.loc[["b #1", "b #2"], "drop_salient"], single.drop_salient)
+
+
+def test_randomisation_cascade_is_cumulative_on_a_copy(model):
+    before = [w.copy() for w in model.get_weights()]
+    states = [(name, done) for _, name, done in checks.randomisation_cascade(model, steps=2)]
+    assert states == [("trained", ()), ("dense", ("dense",)), ("conv", ("dense", "conv"))]
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))

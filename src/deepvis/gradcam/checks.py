@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,33 +60,47 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def sanity_check(cam: Explainer, x: np.ndarray, steps: int = 5, seed: int = 0) -> list[SanityStep]:
-    """Cascading model-parameter randomisation (Adebayo et al. 2018) for one image.
+def randomisation_cascade(
+    model: Any, steps: int = 5, seed: int = 0
+) -> Iterator[tuple[Any, str, tuple[str, ...]]]:
+    """The cascading randomisation of Adebayo et al. (2018) on a copy of `model`.
 
-    ``x`` is one preprocessed image (1, H, W, 3). Starting from the trained weights, the weight
-    groups of `weight_groups` are re-initialised one after another from the top (classifier
-    first), ``steps`` of them, cumulatively; after each the map of the trained model's top-1
-    class is recomputed (``cam.rebuild(copy)``: for `GradCAM` the same layer and method; Guided
-    Backprop and Guided Grad-CAM work too). Works on a copy (``cam.model`` is untouched); seeds
-    Keras' RNGs with ``seed``. Returns the original step plus one per group. A faithful
-    explanation degrades.
+    Yields ``(copy, group, layers so far)``: first the copy with the trained weights
+    (``"trained"``, ``()``), then the same copy after each of the top `steps` groups of
+    `weight_groups` is re-initialised, cumulatively, classifier first. The copy is changed in
+    place between yields; `model` is untouched. Keras' RNGs are seeded with `seed`.
     """
-    model = cam.model
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(model)  # newly initialised weights
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    cam = cam.rebuild(work)
-    cls = np.argmax(np.asarray(work(x, training=False)), axis=1)[:, None]  # trained top-1
-    original = cam.compute(x, classes=cls).maps[0, 0]
-    result = [SanityStep("trained", (), original, 1.0)]
+    yield work, "trained", ()
     done: list[str] = []
     for name, names in weight_groups(model)[:steps]:
         for layer in names:
             work.get_layer(layer).set_weights(fresh.get_layer(layer).get_weights())
         done += names
+        yield work, name, tuple(done)
+
+
+def sanity_check(cam: Explainer, x: np.ndarray, steps: int = 5, seed: int = 0) -> list[SanityStep]:
+    """Cascading model-parameter randomisation (Adebayo et al. 2018) for one image.
+
+    ``x`` is one preprocessed image (1, H, W, 3). Along `randomisation_cascade` (``steps``
+    weight groups, ``seed``) the map of the trained model's top-1 class is recomputed after
+    each step (``cam.rebuild(copy)``: for `GradCAM` the same layer and method; Guided
+    Backprop and Guided Grad-CAM work too); ``cam.model`` is untouched. Returns the original
+    step plus one per group. A faithful explanation degrades.
+    """
+    cascade = randomisation_cascade(cam.model, steps, seed)
+    work, _, _ = next(cascade)
+    cam = cam.rebuild(work)
+    cls = np.argmax(np.asarray(work(x, training=False)), axis=1)[:, None]  # trained top-1
+    original = cam.compute(x, classes=cls).maps[0, 0]
+    result = [SanityStep("trained", (), original, 1.0)]
+    for _, name, done in cascade:
         cam_map = cam.compute(x, classes=cls).maps[0, 0]
-        result.append(SanityStep(name, tuple(done), cam_map, spearman(original, cam_map)))
+        result.append(SanityStep(name, done, cam_map, spearman(original, cam_map)))
     return result
 
 

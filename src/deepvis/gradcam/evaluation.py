@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -32,7 +31,7 @@ from PIL import Image, ImageFilter
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-from deepvis.gradcam.checks import spearman, weight_groups
+from deepvis.gradcam.checks import randomisation_cascade, spearman
 from deepvis.gradcam.core import CAMResult, GradCAM
 from deepvis.gradcam.methods import CAM_METHODS, METHODS
 
@@ -240,22 +239,18 @@ def sanity_correlations(
 ) -> dict[str, np.ndarray]:
     """Spearman's rho (N,) per method between the top-1 maps before and after randomisation.
 
-    The last step of `deepvis.gradcam.checks.sanity_check` for every method at once: the top
-    ``steps`` weight groups of a copy of ``cam.model`` are re-initialised (Keras RNG seeded with
-    ``seed``) and each method's map of the trained model's top-1 class recomputed. ``x`` (N, H,
+    The last step of `deepvis.gradcam.checks.sanity_check` for every method at once: after
+    `randomisation_cascade` (``steps`` groups, ``seed``) each method's map of the trained
+    model's top-1 class is recomputed. ``x`` (N, H,
     W, 3) preprocessed. The random baseline ignores the model, so its rho is 1 by construction.
     """
-    model = cam.model
-    keras.utils.set_random_seed(seed)
-    fresh = keras.models.clone_model(model)
-    work = keras.models.clone_model(model)
-    work.set_weights(model.get_weights())
+    cascade = randomisation_cascade(cam.model, steps, seed)
+    work, _, _ = next(cascade)
     work_cam = cam.rebuild(work)
     top1 = np.argmax(work_cam.logits(x), axis=1)[:, None]
     before = work_cam.compute_all(x, methods, classes=top1)
-    for _, names in weight_groups(model)[:steps]:
-        for layer in names:
-            work.get_layer(layer).set_weights(fresh.get_layer(layer).get_weights())
+    for _ in cascade:  # to the last step
+        pass
     after = work_cam.compute_all(x, methods, classes=top1)
     pairs = {
         name: zip(before[name].maps[:, 0], after[name].maps[:, 0], strict=True) for name in methods
