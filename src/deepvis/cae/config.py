@@ -16,7 +16,7 @@ class CAEConfig:
     ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn
     afresh for every batch, while targets stay clean. ``train_subset``/``test_subset`` (None =
     all) take the first N images, for quick mode and tests. The defaults are the best variant of
-    the screening in `deepvis.variants` (16-32-64-128 with batch-norm, batch 64, Adam 2e-3),
+    the screening in `deepvis.cae.variants` (16-32-64-128 with batch-norm, batch 64, Adam 2e-3),
     trained longer.
     """
 

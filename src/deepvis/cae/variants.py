@@ -3,7 +3,8 @@
 ``python -m deepvis.cae.variants [NAME ...]`` trains each named variant of `VARIANTS` (all of
 them by default) for `SCREEN_EPOCHS` epochs on the full training set, caches it like every CAE,
 scores its latent plane and its reconstructions, and merges one row per variant into
-``report/variants.json`` (written after every variant, atomically). Notebook 05 shows the table.
+``report/variants.json`` (written after every variant, atomically). Exercise 1's appendix
+(notebook 05_cae_summary) shows the table.
 A variant is a set of `CAEConfig` overrides, so it stays within the assignment's rules: the same
 symmetric Conv -> MaxPool / Conv -> UpSampling template with a 2-neuron dense bottleneck.
 """
@@ -146,7 +147,8 @@ def load_results(path: Path | None = None) -> dict[str, dict[str, float]]:
 
 
 def score(trained, data) -> dict[str, float]:
-    """Scores of one trained variant: the latent metrics of notebook 03 plus speed and size.
+    """Scores of one trained variant: Step 4's latent metrics (`latent.embedding_scores`),
+    speed and size.
 
     `trained`: a `deepvis.cae.train.TrainedCAE`; `data`: ``load_fashion_mnist()``'s two pairs.
     """
