@@ -58,7 +58,9 @@ data: setup
 test: data
 	$(PY) -m pytest -q
 
+# The two CAEs train first, side by side (or load from the cache); then the notebooks run.
 report: data
+	$(PY) -m deepvis.cae.train
 	$(PY) -m deepvis.report
 
 lab: data
@@ -68,16 +70,16 @@ bench: data
 	$(PY) -m deepvis.bench train
 	$(PY) -m deepvis.bench gradcam
 
-# Train (or load) the CAE and the denoising CAE into the cache, ahead of `make report`.
+# Train (or load) the CAE and the denoising CAE into the cache, side by side.
 train: data
-	$(PY) scripts/train_all.py
+	$(PY) -m deepvis.cae.train
 
 # The screening of CAE variants that Exercise 1's appendix reports (report/variants.json).
 variants: data
 	$(PY) -m deepvis.cae.variants
 
 lint: setup
-	$(VENV)/bin/ruff check src tests notebooks scripts
+	$(VENV)/bin/ruff check src tests notebooks
 	$(VENV)/bin/lint-imports
 
 # Remove what `make report QUICK=1` wrote (build/quick/); the committed report is untouched.

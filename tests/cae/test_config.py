@@ -1,6 +1,9 @@
 """CAEConfig: its cache key, and quick mode applied before a caller's overrides."""
 
+import pytest
+
 from deepvis.cae.config import QUICK_TRAINING, CAEConfig, cae_config, denoising_config
+from deepvis.errors import DeepvisError
 
 from .test_train import TINY
 
@@ -26,3 +29,15 @@ def test_explicit_overrides_win_over_quick_mode(monkeypatch):
     assert cae_config(epochs=30).train_subset == QUICK_TRAINING["train_subset"]
     assert denoising_config(test_subset=None).test_subset is None
     assert denoising_config().epochs == QUICK_TRAINING["epochs"]
+
+
+def test_a_later_field_at_its_default_keeps_the_earlier_key():
+    # The key of the report's CAE before `precision` existed: its cached weights stay valid.
+    assert CAEConfig().key() == "cae-771d467e09e7"
+    bf16 = CAEConfig(precision="mixed_bfloat16")
+    assert bf16.key() != CAEConfig().key() and bf16.key().startswith("cae-")
+
+
+def test_unknown_precision_is_refused_with_the_choices():
+    with pytest.raises(DeepvisError, match="precision must be one of .*mixed_bfloat16.*'fp8'"):
+        CAEConfig(precision="fp8")

@@ -79,15 +79,15 @@ def test_symmetry_check_accepts_mirror():
     check_symmetric((32, 64, 128), (128, 64, 32))
 
 
-def test_mixed_bfloat16_keeps_the_output_in_float32():
+def test_mixed_bfloat16_keeps_the_code_and_the_output_in_float32():
     import keras
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        cae = build_cae(CAEConfig(filters=(4, 8, 8)))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    cae = build_cae(CAEConfig(filters=(4, 8, 8), precision="mixed_bfloat16"))
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after building
     assert cae.encoder.get_layer("enc_conv1").compute_dtype == "bfloat16"
+    assert cae.decoder.get_layer("dec_conv1").compute_dtype == "bfloat16"
+    assert cae.encoder.get_layer("code").compute_dtype == "float32"
     assert cae.decoder.get_layer("reconstruction").compute_dtype == "float32"
-    out = cae.autoencoder(np.zeros((2, 28, 28, 1), dtype="float32"))
-    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    x = np.zeros((2, 28, 28, 1), dtype="float32")
+    for out in (cae.autoencoder(x), cae.encoder(x)):
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"

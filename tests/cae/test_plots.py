@@ -105,3 +105,20 @@ def test_psnr_vs_std():
     (ax,) = fig.axes
     assert legend_texts(fig) == ["noisy input", "denoising CAE", "training std (1.0)"]
     assert "PSNR" in ax.get_ylabel() and "standard deviation" in ax.get_xlabel()
+
+
+def test_budget_curve_draws_one_panel_per_score_with_its_references():
+    curve = pd.DataFrame(
+        {"knn5": [0.68, 0.70, 0.71], "trustworthiness_all": [np.nan, 0.967, 0.969]},
+        index=pd.Index([6, 16, 32], name="epochs"),
+    )
+    fig = plots.budget_curve(
+        curve,
+        {"knn5": "5-NN accuracy", "trustworthiness_all": "trustworthiness"},
+        {"knn5": {"goal": 0.74, "published": 0.734}},
+    )
+    left, right = fig.axes
+    assert left.get_ylabel() == "5-NN accuracy" and right.get_ylabel() == "trustworthiness"
+    assert list(left.lines[0].get_xdata()) == [6, 16, 32]
+    assert list(right.lines[0].get_xdata()) == [16, 32]  # the missing score is left out
+    assert legend_texts(fig) == ["this CAE", "goal", "published", "this CAE"]

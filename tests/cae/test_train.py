@@ -34,10 +34,15 @@ def test_training_lowers_the_loss(images):
     assert len(history["val_loss"]) == len(history["seconds"]) == TINY.epochs
 
 
-def test_same_seed_same_losses(images):
-    _, h1 = train_mod.train(TINY, *images, verbose=0)
-    _, h2 = train_mod.train(TINY, *images, verbose=0)
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_same_configuration_same_weights(images, precision):
+    from dataclasses import replace
+
+    config = replace(TINY, precision=precision)
+    (cae1, h1), (cae2, h2) = (train_mod.train(config, *images, verbose=0) for _ in range(2))
     assert h1["loss"] == h2["loss"] and h1["val_loss"] == h2["val_loss"]
+    for w1, w2 in zip(cae1.autoencoder.get_weights(), cae2.autoencoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(w1, w2)
 
 
 def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
@@ -103,3 +108,34 @@ def test_interrupted_save_leaves_no_cache(images, project_home, monkeypatch):
         train_mod.fit_or_load(TINY, *images, verbose=0)
     models = project_home / "data" / "models"
     assert list(models.iterdir()) == []
+
+
+def test_side_by_side_training_caches_the_same_weights_as_training_alone(project_home, capsys):
+    from dataclasses import replace
+
+    from deepvis.data import load_fashion_mnist
+
+    small = replace(TINY, epochs=1, train_subset=256, test_subset=64)
+    configs = [small, replace(small, name="tiny-denoising", noise_std=1.0)]
+    train_mod.fit_side_by_side(configs)
+    out = capsys.readouterr().out
+    assert "training tiny, tiny-denoising side by side" in out
+    assert "tiny: trained 1 epochs, test BCE" in out
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    for config in configs:
+        alone, _ = train_mod.train(config, x_train, x_test, verbose=0)
+        cached = build_cae(config)
+        cached.autoencoder.load_weights(train_mod.cache_dir(config) / train_mod.WEIGHTS)
+        for w1, w2 in zip(
+            alone.autoencoder.get_weights(), cached.autoencoder.get_weights(), strict=True
+        ):
+            np.testing.assert_array_equal(w1, w2)
+    train_mod.fit_side_by_side(configs)  # everything cached: nothing trains again
+    assert capsys.readouterr().out.count(": cached in ") == 2
+
+
+def test_epoch_lines_name_the_model_and_the_losses(images, capsys):
+    train_mod.train(TINY, *images, verbose=0, callbacks=[train_mod.EpochLines(TINY)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == TINY.epochs
+    assert lines[0].startswith("tiny  epoch 1/2  loss 0.") and "  test 0." in lines[0]

@@ -58,10 +58,12 @@ def test_score_and_run_merge_rows(project_home, monkeypatch):
     monkeypatch.setattr(variants, "variant_config", lambda name, epochs: tiny)
     monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: data)
     out = project_home / "report" / "variants.json"
-    variants.run(["a"], path=out)
-    variants.run(["b"], path=out)
+    variants.run(["a"], epochs=1, path=out)
+    variants.run(["b"], epochs=1, path=out)
+    variants.run(["a"], epochs=2, path=out)  # a second budget adds a row, keeps the first
     rows = json.loads(out.read_text())
-    assert list(rows) == ["a", "b"] and rows["a"]["config"] == tiny.key()
+    assert list(rows) == ["a", "b"] and list(rows["a"]) == ["1", "2"]
+    assert rows["a"]["1"]["config"] == tiny.key() and rows["b"]["1"]["knn5"] == row["knn5"]
 
 
 def test_levers_name_real_variants_and_effects_are_differences():
@@ -69,7 +71,10 @@ def test_levers_name_real_variants_and_effects_are_differences():
         assert without in variants.VARIANTS and with_ in variants.VARIANTS
     row = dict(knn5=0.6, trustworthiness=0.95, silhouette=0.1, test_bce=0.33, seconds_per_epoch=20)
     better = row | dict(knn5=0.7, test_bce=0.32, seconds_per_epoch=30)
-    results = {"16-32-64": row, "16-32-64, batch-norm": better}  # only one lever complete
+    at = str(variants.SCREEN_EPOCHS)
+    # Only one lever complete at the screening budget; a longer run does not count.
+    results = {"16-32-64": {at: row}, "16-32-64, batch-norm": {at: better, "30": row}}
+    results["32-64-128"] = {"30": better}
     table = variants.effects(results)
     assert list(table.index) == ["batch-norm (16-32-64)"]
     got = table.loc["batch-norm (16-32-64)"]
@@ -100,6 +105,25 @@ def test_table_follows_the_variant_order_and_skips_missing_rows():
         config="x",
     )
     names = list(variants.VARIANTS)
-    frame = variants.table({names[2]: row, names[0]: row})
+    at = str(variants.SCREEN_EPOCHS)
+    frame = variants.table({names[2]: {at: row}, names[0]: {at: row}, names[1]: {"30": row}})
     assert list(frame.index) == [names[0], names[2]]
     assert list(frame.columns) == [*variants.SCORES, "seconds_per_epoch", "params"]
+    assert list(variants.table({names[1]: {"30": row}}, epochs=30).index) == [names[1]]
+
+
+def test_curve_sorts_budgets_numerically_and_marks_missing_scores():
+    row = dict(knn5=0.6, trustworthiness=0.9, silhouette=0.1, test_bce=0.3, seconds_per_epoch=9)
+    results = {"v": {"32": row | dict(knn5=0.7, trustworthiness_all=0.97), "6": row}}
+    frame = variants.curve(results, "v")
+    assert list(frame.index) == [6, 32] and frame.index.name == "epochs"
+    assert frame.loc[32, "knn5"] == 0.7 and np.isnan(frame.loc[6, "trustworthiness_all"])
+    assert variants.curve(results, "w").empty
+
+
+def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
+    from deepvis.cae.config import CAEConfig
+
+    config = CAEConfig()  # the report's CAE outside quick mode
+    name = variants.matching(config)
+    assert variants.variant_config(name, config.epochs) == config

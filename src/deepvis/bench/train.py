@@ -13,8 +13,7 @@ from pathlib import Path
 
 import keras
 
-#: The precisions compared: Keras dtype policies.
-PRECISIONS = ("float32", "mixed_bfloat16")
+from deepvis.cae.config import PRECISIONS
 
 
 def forward_flops(model: keras.Model) -> int:
@@ -77,11 +76,7 @@ def bench_train(images: int, epochs: int, policies: tuple[str, ...] = PRECISIONS
         f"{'of peak':>9}{'test BCE':>10}"
     )
     for policy in policies:
-        keras.mixed_precision.set_global_policy(policy)
-        try:
-            _, history = train(config, x_train, x_test, verbose=0)
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
+        _, history = train(replace(config, precision=policy), x_train, x_test, verbose=0)
         # The first epoch includes tracing; report the later ones when there are any.
         seconds = history["seconds"][1:] or history["seconds"]
         per_epoch = sum(seconds) / len(seconds)

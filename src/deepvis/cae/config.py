@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from deepvis.config import quick_mode
+from deepvis.errors import DeepvisError
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,30 @@ class CAEConfig:
     noise_clip: bool = False
     train_subset: int | None = None
     test_subset: int | None = None
+    precision: str = "float32"  # a Keras dtype policy: "float32" or "mixed_bfloat16"
 
     def key(self) -> str:
-        """``<name>-<12 hex digits>``: a stable hash of every field."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """``<name>-<12 hex digits>``: a stable hash of every field.
+
+        Fields added after the cache existed (`LATER_FIELDS`) enter the hash only when they
+        differ from their default, so the keys of earlier configurations, and their cached
+        weights, stay valid.
+        """
+        fields = {k: v for k, v in asdict(self).items() if LATER_FIELDS.get(k, object()) != v}
+        blob = json.dumps(fields, sort_keys=True).encode()
         return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise DeepvisError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+
+#: The Keras dtype policies a CAE can train under: float32, or bfloat16 compute with float32
+#: weights (the output layer and the loss stay float32 either way, see `model.build_cae`).
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+#: Fields added to `CAEConfig` later, with their defaults: left out of `key` at the default.
+LATER_FIELDS = {"precision": "float32"}
 
 
 #: Quick mode's training budget: a small subset and two epochs, everywhere.

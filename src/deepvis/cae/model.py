@@ -15,7 +15,8 @@ encoder block's pooled output, half the size of the mirrored encoder conv.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import keras
@@ -76,8 +77,33 @@ def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, dropout: fl
     return x
 
 
+@contextmanager
+def dtype_policy(policy: str) -> Iterator[None]:
+    """Keras' global dtype policy set to `policy` while layers are created, then restored.
+
+    A layer keeps the policy it was created under, so a model built inside trains and predicts
+    in that precision afterwards.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def build_cae(config: CAEConfig) -> CAE:
     """Build the (untrained) CAE that `config` describes, for (28, 28, 1) float32 images in [0, 1].
+
+    Its layers compute in ``config.precision`` (`dtype_policy`); the code layer and the
+    reconstruction layer (and so the 2-D codes, the sigmoid and the loss) stay float32.
+    """
+    with dtype_policy(config.precision):
+        return _build_cae(config)
+
+
+def _build_cae(config: CAEConfig) -> CAE:
+    """The layers of `build_cae`, under the current dtype policy.
 
     Uses ``config.filters`` (encoder conv widths, first to last; the decoder uses them in
     reverse), ``latent_dim`` (2 for the assignment), ``batch_norm`` and ``dropout`` (applied to
@@ -106,7 +132,10 @@ def build_cae(config: CAEConfig) -> CAE:
         x = layers.MaxPooling2D(2, padding="same", name=f"enc_pool{i}")(x)
     code_shape = tuple(x.shape[1:])
     x = layers.Flatten(name="enc_flatten")(x)
-    code = layers.Dense(latent_dim, activation=config.bottleneck_activation, name="code")(x)
+    # float32 codes under any policy: bfloat16 would round the 2-D points to 3 significant digits.
+    code = layers.Dense(
+        latent_dim, activation=config.bottleneck_activation, name="code", dtype="float32"
+    )(x)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input((latent_dim,), name="code_in")

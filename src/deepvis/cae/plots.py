@@ -226,3 +226,31 @@ def psnr_vs_std(table: pd.DataFrame, trained_std: float | None = None) -> Figure
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def budget_curve(
+    curve: pd.DataFrame,
+    columns: Mapping[str, str],
+    references: Mapping[str, Mapping[str, float]] | None = None,
+) -> Figure:
+    """Scores against training epochs, one panel per score (`variants.curve`'s frame).
+
+    `curve`: indexed by epochs; `columns`: column -> axis label, one panel each, in order.
+    `references`: column -> {label: value}, drawn as dashed horizontal lines in that panel.
+    """
+    references = references or {}
+    fig, axes = plt.subplots(1, len(columns), figsize=(6.5, 2.8), squeeze=False)
+    for ax, (column, label) in zip(axes[0], columns.items(), strict=True):
+        points = curve[column].dropna()
+        ax.plot(points.index, points.to_numpy(), "o-", ms=5, label="this CAE")
+        for (name, value), colour in zip(
+            references.get(column, {}).items(), ("tab:red", "0.4"), strict=False
+        ):
+            ax.axhline(value, ls="--", lw=1, color=colour, label=name)
+        ax.set_xlabel("training epochs (cosine schedule over all of them)")
+        ax.set_ylabel(label)
+        ax.set_xticks(points.index)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
