@@ -233,7 +233,8 @@ def budget_curve(
     columns: Mapping[str, str],
     references: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Figure:
-    """Scores against training epochs, one panel per score (`variants.curve`'s frame).
+    """Scores against training epochs (log scale: equal steps per doubling), one panel per
+    score (`variants.curve`'s frame).
 
     `curve`: indexed by epochs; `columns`: column -> axis label, one panel each, in order.
     `references`: column -> {label: value}, drawn as dashed horizontal lines in that panel.
@@ -247,9 +248,11 @@ def budget_curve(
             references.get(column, {}).items(), ("tab:red", "0.4"), strict=False
         ):
             ax.axhline(value, ls="--", lw=1, color=colour, label=name)
-        ax.set_xlabel("training epochs (cosine schedule over all of them)")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(points.index, [str(e) for e in points.index])
+        ax.minorticks_off()
+        ax.set_xlabel("training epochs (log scale)")
         ax.set_ylabel(label)
-        ax.set_xticks(points.index)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
