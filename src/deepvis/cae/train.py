@@ -127,7 +127,7 @@ def training_model(cae: CAE, config: CAEConfig) -> keras.Model:
     return keras.Model(inputs, cae.autoencoder(x), name=f"{config.name}_training")
 
 
-class EpochLines(keras.callbacks.Callback):
+class EpochLines(_EpochSeconds):
     """One printed line per epoch, led by the configuration's name, so that trainings that share
     a terminal stay readable: ``dcae  epoch  3/16  loss 0.3466  test 0.3455  41 s``."""
 
@@ -135,15 +135,13 @@ class EpochLines(keras.callbacks.Callback):
         super().__init__()
         self.name, self.epochs = config.name, config.epochs
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
-
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
         logs = logs or {}
         width = len(str(self.epochs))
         print(
             f"{self.name}  epoch {epoch + 1:{width}d}/{self.epochs}  loss {logs['loss']:.4f}  "
-            f"test {logs['val_loss']:.4f}  {time.perf_counter() - self._start:.0f} s",
+            f"test {logs['val_loss']:.4f}  {self.seconds[-1]:.0f} s",
             flush=True,
         )
 
