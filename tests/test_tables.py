@@ -26,10 +26,53 @@ def test_formatted_renames_formats_and_fills_missing():
     ]
 
 
-def test_html_has_no_index_name_row_and_no_nan():
-    html = tables.table(_frame(), {"psnr_db": ("PSNR (dB)", ".2f")}, "Method").data
+def _shown(monkeypatch, *args, **kwargs) -> tuple[dict, dict]:
+    """What `tables.table` displays: (mime bundle, metadata)."""
+    seen = []
+    monkeypatch.setattr(
+        "IPython.display.display", lambda obj, raw, metadata: seen.append((obj, metadata))
+    )
+    assert tables.table(*args, **kwargs) is None
+    assert len(seen) == 1
+    return seen[0]
+
+
+def test_html_has_no_index_name_row_and_no_nan(monkeypatch):
+    bundle, meta = _shown(monkeypatch, _frame(), {"psnr_db": ("PSNR (dB)", ".2f")}, "Method")
+    html = bundle["text/html"]
     assert 'class="dataframe"' in html and "NaN" not in html and "method" not in html
     assert html.count("<tr") == 3  # one heading row, two rows of values
+    assert meta == {}
+
+
+def test_text_columns_left_numbers_right():
+    text = tables.formatted(_frame(), {"psnr_db": ("PSNR (dB)", ".2f")}, "Method")
+    assert tables.numeric_columns(text) == [False, True]  # "—" counts as a number's gap
+    html = tables.to_html(text)
+    assert '<td style="text-align: left">denoising CAE</td>' in html
+    assert '<td style="text-align: right">15.68</td>' in html
+    assert tables.to_latex(text).startswith("\\begin{tabular}{lr}")
+
+
+def test_latex_escapes_every_special_character():
+    text = pd.DataFrame({"name": ["a_b & 100% $x$ #1 {y} ~ ^ \\"]})
+    latex = tables.to_latex(text)
+    assert (
+        r"a\_b \& 100\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} "
+        r"\textbackslash{} \\" in latex
+    )
+
+
+def test_caption_goes_into_the_metadata(monkeypatch):
+    _, meta = _shown(
+        monkeypatch, _frame(), {"ssim": ("SSIM", ".3f")}, label="q", caption="Quality  of\nit."
+    )
+    assert meta == {"deepvis": {"kind": "tab", "label": "q", "caption": "Quality of it."}}
+
+
+def test_label_without_caption_is_refused():
+    with pytest.raises(ValueError, match="both a label and a caption"):
+        tables.table(_frame(), {"ssim": ("SSIM", ".3f")}, label="q")
 
 
 def test_unknown_column_is_named():

@@ -65,13 +65,18 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> None:
-    """Save a matplotlib figure as PNG atomically; fixed metadata keeps reruns byte-identical.
-
-    Returns None, so a notebook cell ending in this call shows only the figure itself.
-    """
+def png_bytes(fig: Any, dpi: int = 150) -> bytes:
+    """A matplotlib figure as PNG bytes; fixed metadata keeps reruns byte-identical."""
     import io
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> None:
+    """Save a matplotlib figure as PNG atomically (`png_bytes`).
+
+    Returns None, so a notebook cell ending in this call shows only the figure itself.
+    """
+    atomic_write_bytes(path, png_bytes(fig, dpi))

@@ -1,18 +1,35 @@
 """Tables as a grader reads them: human headings with units, rounded values, "—" for missing.
 
-`table` turns a pandas DataFrame into HTML for a notebook (and, through nbconvert, for the
-HTML and PDF write-ups): no index-name row, no ``NaN``, each column formatted on its own.
+`table` shows a pandas DataFrame in a notebook and, through nbconvert, in the HTML and PDF
+write-ups: no index-name row, no ``NaN``, each column formatted on its own, text columns
+left-aligned and numbers right-aligned, and (with a label and caption) numbered as a table of
+the write-up (`deepvis.captions`).
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 import pandas as pd
-from IPython.display import HTML
+
+from deepvis.captions import caption_metadata
 
 #: Shown for a missing value.
 MISSING = "—"
+#: LaTeX's special characters and what each becomes in a table cell.
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def formatted(
@@ -36,9 +53,72 @@ def formatted(
     return out
 
 
+def numeric_columns(text: pd.DataFrame) -> list[bool]:
+    """For each column of a `formatted` table: whether every cell reads as a number (or is
+    `MISSING`), so that it is right-aligned."""
+
+    def is_number(cell: str) -> bool:
+        try:
+            float(cell.replace(",", "").replace("−", "-").rstrip("%×x"))
+        except ValueError:
+            return cell == MISSING
+        return True
+
+    return [all(is_number(str(v)) for v in text[c]) for c in text.columns]
+
+
+def to_html(text: pd.DataFrame) -> str:
+    """A `formatted` table as an HTML table (class ``dataframe``); text columns left-aligned."""
+    align = ["right" if n else "left" for n in numeric_columns(text)]
+
+    def row(cells: list[str], tag: str) -> str:
+        return (
+            "<tr>"
+            + "".join(
+                f'<{tag} style="text-align: {a}">{html.escape(str(c))}</{tag}>'
+                for c, a in zip(cells, align, strict=True)
+            )
+            + "</tr>"
+        )
+
+    head = row(list(text.columns), "th")
+    body = "\n".join(row(list(r), "td") for r in text.itertuples(index=False))
+    return f'<table class="dataframe">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+def latex_escape(text: str) -> str:
+    """`text` with LaTeX's special characters escaped (for xelatex: Unicode stays as it is)."""
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def to_latex(text: pd.DataFrame) -> str:
+    """A `formatted` table as a booktabs ``tabular``; text columns left-aligned."""
+    spec = "".join("r" if n else "l" for n in numeric_columns(text))
+
+    def row(cells: list[str]) -> str:
+        return " & ".join(latex_escape(str(c)) for c in cells) + r" \\"
+
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", row(list(text.columns)), r"\midrule"]
+    lines += [row(list(r)) for r in text.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
 def table(
-    frame: pd.DataFrame, columns: Mapping[str, tuple[str, str]], index: str | None = None
-) -> HTML:
-    """`formatted` as an HTML table (class ``dataframe``, which the PDF template converts)."""
-    html = formatted(frame, columns, index).to_html(index=False, border=0)
-    return HTML(html)
+    frame: pd.DataFrame,
+    columns: Mapping[str, tuple[str, str]],
+    index: str | None = None,
+    *,
+    label: str | None = None,
+    caption: str | None = None,
+) -> None:
+    """Display `formatted` as a table (HTML and LaTeX), with `label` and `caption` numbered
+    as a table of the write-up (`deepvis.captions`; both or neither)."""
+    from IPython.display import display
+
+    if (label is None) != (caption is None):
+        raise ValueError("give a table both a label and a caption, or neither")
+    text = formatted(frame, columns, index)
+    meta = caption_metadata("tab", label, caption) if label is not None else {}
+    bundle = {"text/html": to_html(text), "text/latex": to_latex(text), "text/plain": str(text)}
+    display(bundle, raw=True, metadata=meta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,53 @@ def test_browser_check_blocks_and_reports_outside_requests_and_tex(tmp_path):
     assert any("requested https://cdn.example.invalid/mathjax.js" in p for p in problems)
     assert any("TeX source" in p for p in problems)
     assert any("1 empty formulas" in p for p in problems)
+
+
+def test_empty_fraction_measures_the_text_area_below_the_last_ink(tmp_path):
+    from PIL import Image
+
+    page = Image.new("L", (85, 110), 255)  # 8.5 x 11 inches at 10 dpi: margins of 10 px
+    for y in range(10, 40):  # ink over the top 30 of the 90 rows of text area
+        page.putpixel((40, y), 0)
+    page.putpixel((40, 105), 0)  # the page number, in the bottom margin
+    page.save(tmp_path / "p.png")
+    assert check.empty_fraction(tmp_path / "p.png") == pytest.approx(60 / 90)
+    Image.new("L", (85, 110), 255).save(tmp_path / "blank.png")
+    assert check.empty_fraction(tmp_path / "blank.png") == 1.0
+
+
+def test_pages_starting_finds_headings_not_contents_lines():
+    pages = ["Contents\n  Appendix . . . . 3\n1\n", "text\n", "Appendix\nmore\n3\n"]
+    assert check.pages_starting(pages, "Appendix") == [3]
+    assert check._lines(pages[2]) == ["Appendix", "more"]  # the page number dropped
+
+
+def _rendered(tmp_path: Path) -> tuple[Path, Path]:
+    from deepvis.report import writeup
+    from deepvis.report.render import render_html, render_pdf
+
+    from .test_captions import _notebooks
+
+    nb = writeup.writeup("exercise1", _notebooks(), writeup.TitleBlock())
+    html, pdf = tmp_path / "exercise1.html", tmp_path / "exercise1.pdf"
+    html.write_text(render_html(nb, "exercise1", tmp_path, writeup=True), encoding="utf-8")
+    pdf.write_bytes(render_pdf(nb, "exercise1", tmp_path))
+    return html, pdf
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex not installed")
+def test_layout_check_enforces_captions_and_budgets(tmp_path, monkeypatch):
+    import dataclasses
+
+    html, pdf = _rendered(tmp_path)
+    # Page 1 of this tiny document ends early (its square figure floats to page 2).
+    (short,) = check.check_layout(pdf, html, "exercise1", ["Step 1: design"])
+    assert short.endswith("exercise1.pdf: page 1 is 31% empty")
+    tight = tuple(dataclasses.replace(e, budget=(1, 0)) for e in check.EXERCISES)
+    monkeypatch.setattr(check, "EXERCISES", tight)
+    problems = check.check_layout(pdf, html, "exercise1", ["Step 1: design"])
+    assert any("the main text takes 2 pages, over its budget of 1" in p for p in problems)
+    assert any("the appendix takes 1 pages, over its budget of 0" in p for p in problems)
+    html.write_text(html.read_text().replace("<figcaption>", "<p>"), encoding="utf-8")
+    problems = check.check_layout(pdf, html, "exercise1", [])
+    assert any("1 of 1 images lack a caption" in p for p in problems)

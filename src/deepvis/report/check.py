@@ -6,6 +6,12 @@ of its exercise; the text of neither holds anything from the pipeline (`FORBIDDE
 real browser (headless Chromium, every request outside the file blocked) nothing outside the
 file is requested and no formula is left as TeX source. A screenshot of each page is saved
 next to it as ``.<name>.png`` (git-ignored).
+
+The document itself (`check_layout`): every figure and table is numbered and captioned in both
+formats (the caption is the image's alt text); a hand-in keeps its page budget
+(`deepvis.report.writeup.Exercise.budget`: main text, appendix, and one page for the code); no
+page is more than `MAX_EMPTY` empty, except the last page before a page break; no page ends
+with a heading.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from deepvis.config import apt_command, shown
 from deepvis.report.execute import error_outputs, find_notebooks
 from deepvis.report.writeup import (
     COMBINED,
+    EXERCISES,
     exercise_of,
     headings,
     step_headings,
@@ -32,6 +39,12 @@ from deepvis.report.writeup import (
 MIN_PDF_PAGES = 3
 MIN_HTML_IMAGES = 5
 CHROMIUM = "/usr/bin/chromium"
+#: The most of a page's text area that may stay empty (pages before a page break excepted).
+MAX_EMPTY = 0.25
+#: Page geometry of the PDF write-ups (nbconvert's article: 1-inch margins).
+MARGIN_INCHES = 1.0
+#: Pages the closing "Code" section may take.
+CODE_PAGES = 1
 
 #: Text that must not appear in a write-up (compared case-sensitively), with why.
 FORBIDDEN: dict[str, str] = {
@@ -126,6 +139,120 @@ def check_pdf(pdf: Path, steps: list[str], titles: list[str]) -> list[str]:
     return problems
 
 
+def page_texts(pdf: Path) -> list[str]:
+    """The text of each page of a PDF, in layout mode (``pdftotext -layout``)."""
+    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True)
+    pages = out.stdout.split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+def _lines(page: str) -> list[str]:
+    """A page's non-empty lines, stripped, without the page number at its foot."""
+    lines = [line.strip() for line in page.splitlines() if line.strip()]
+    return lines[:-1] if lines and lines[-1].isdigit() else lines
+
+
+def pages_starting(pages: list[str], title: str) -> list[int]:
+    """1-based numbers of the pages on which a line reads exactly `title` (a heading)."""
+    return [n for n, page in enumerate(pages, start=1) if title in _lines(page)]
+
+
+def empty_fraction(png: Path) -> float:
+    """How much of the text area of a rendered page (a greyscale PNG) is empty below its last
+    ink, from 0 (full) to 1 (blank). The margins (and the page number in the foot) are
+    ignored."""
+    import numpy as np
+    from PIL import Image
+
+    page = np.asarray(Image.open(png).convert("L"))
+    margin = round(page.shape[0] * MARGIN_INCHES / 11.0)
+    area = page[margin : page.shape[0] - margin]
+    ink = np.flatnonzero((area < 200).any(axis=1))
+    return 1.0 if not ink.size else 1.0 - (ink[-1] + 1) / area.shape[0]
+
+
+def check_layout(pdf: Path, html_page: Path, key: str, titles: list[str]) -> list[str]:
+    """Problems of a write-up as a document (see the module doc), one line each.
+
+    `key`: the write-up; `titles`: its section headings (a page must not end with one).
+    """
+    problems = []
+    page = html_page.read_text(encoding="utf-8") if html_page.exists() else ""
+    images = len(re.findall(r"<img\b", page))
+    figures = re.findall(r"<figcaption><strong>(Figure \d+)\.</strong>", page)
+    tables = len(re.findall(r'<table class="dataframe"', page))
+    table_captions = re.findall(r'<p class="deepvis-caption"><strong>(Table \d+)\.</strong>', page)
+    if images != len(figures):
+        problems.append(
+            f"{shown(html_page)}: {images - len(figures)} of {images} images lack a caption"
+        )
+    if tables != len(table_captions):
+        problems.append(
+            f"{shown(html_page)}: {tables - len(table_captions)} of {tables} tables lack a caption"
+        )
+    if re.search(r"\[\[(fig|tab):", html_text(page)):
+        problems.append(f"{shown(html_page)}: an unresolved [[fig:...]] or [[tab:...]] reference")
+    if not pdf.exists():
+        return problems
+    pages = page_texts(pdf)
+    text = "\n".join(pages)
+    problems += [
+        f"{shown(pdf)} lacks the caption of {n}"
+        for n in [*figures, *table_captions]
+        if f"{n}." not in text
+    ]
+    appendix = pages_starting(pages, "Appendix")
+    code = pages_starting(pages, "Code")
+    exercise = next((e for e in EXERCISES if e.key == key), None)
+    if exercise is not None:
+        main_budget, appendix_budget = exercise.budget
+        end_main = (appendix or code or [len(pages) + 1])[0] - 1
+        if end_main > main_budget:
+            problems.append(
+                f"{shown(pdf)}: the main text takes {end_main} pages, "
+                f"over its budget of {main_budget}"
+            )
+        if appendix:
+            used = (code or [len(pages) + 1])[0] - appendix[0]
+            if used > appendix_budget:
+                problems.append(
+                    f"{shown(pdf)}: the appendix takes {used} pages, "
+                    f"over its budget of {appendix_budget}"
+                )
+        if code and len(pages) - code[0] + 1 > CODE_PAGES:
+            problems.append(f"{shown(pdf)}: the code section takes more than {CODE_PAGES} page")
+    # Pages before a forced page break (appendix, code, the next exercise) may end early.
+    breaks = set(appendix + code) | {
+        n for e in EXERCISES for n in pages_starting(pages, e.title.split(": ", 1)[-1])
+    }
+    exempt = {n - 1 for n in breaks} | {len(pages)}
+    problems += [
+        f"{shown(pdf)}: page {n} is {fraction:.0%} empty"
+        for n, fraction in enumerate(empty_fractions(pdf), start=1)
+        if fraction > MAX_EMPTY and n not in exempt
+    ]
+    for n, page_text in enumerate(pages, start=1):
+        lines = _lines(page_text)
+        if lines and lines[-1] in titles:
+            problems.append(f"{shown(pdf)}: page {n} ends with the heading {lines[-1]!r}")
+    return problems
+
+
+def empty_fractions(pdf: Path, dpi: int = 30) -> list[float]:
+    """`empty_fraction` of every page of `pdf`, rendered at `dpi` with ``pdftoppm``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            ["pdftoppm", "-gray", "-png", "-r", str(dpi), str(pdf), f"{tmp}/page"], check=True
+        )
+        return [empty_fraction(p) for p in sorted(Path(tmp).glob("page-*.png"), key=_page_number)]
+
+
+def _page_number(png: Path) -> int:
+    return int(png.stem.rsplit("-", 1)[1])
+
+
 def browser_check(page_path: Path, screenshot: Path) -> list[str]:
     """Open `page_path` in headless Chromium with every request outside the file blocked.
 
@@ -198,6 +325,7 @@ def check(report_dir: Path, executed_dir: Path, *, browser: bool = True) -> list
         problems += check_html(page)
         own = [t for nb_name, ts in titles.items() for t in ts if _belongs(nb_name, name)]
         problems += check_pdf(report_dir / f"{name}.pdf", step_headings(name), own)
+        problems += check_layout(report_dir / f"{name}.pdf", page, name, own)
         if browser and page.exists():
             problems += browser_check(page, report_dir / f".{name}.png")
     return problems

@@ -1,0 +1,81 @@
+"""Numbered figures and tables: what a cell shows carries a label and a caption.
+
+A notebook shows a figure with `figure` and a table with `deepvis.tables.table`; both put
+``{"deepvis": {"kind": ..., "label": ..., "caption": ...}}`` into the output's metadata (`META`).
+Prose refers to them as ``[[fig:<label>]]`` and ``[[tab:<label>]]``. When a write-up is
+assembled (`deepvis.report.writeup`), its figures and its tables are numbered in the order in
+which they appear, every reference becomes "Figure 3" or "Table 2", and the templates print the
+caption under the figure (above the table) and use it as the image's alt text.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import textwrap
+from typing import Any
+
+from deepvis.errors import DeepvisError
+from deepvis.files import atomic_write_bytes, png_bytes
+
+#: The output-metadata key of a captioned figure or table.
+META = "deepvis"
+#: Reference kinds: the prefix used in prose, and the word it becomes.
+KINDS = {"fig": "Figure", "tab": "Table"}
+#: ``[[fig:cae-loss]]``: a reference in prose.
+REFERENCE = re.compile(r"\[\[(fig|tab):([A-Za-z0-9_.-]+)\]\]")
+_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+DPI = 150
+
+
+def caption_metadata(kind: str, label: str, caption: str) -> dict[str, dict[str, str]]:
+    """The output metadata of a captioned item; `kind` is ``"fig"`` or ``"tab"``.
+
+    Raises `DeepvisError` for an unknown kind, a label that is not ``[A-Za-z0-9_.-]+`` or an
+    empty caption.
+    """
+    if kind not in KINDS:
+        raise DeepvisError(f"caption kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if not _LABEL.match(label):
+        raise DeepvisError(f"label {label!r}: use letters, digits, '-', '_' or '.' only")
+    if not caption.strip():
+        raise DeepvisError(
+            f"{KINDS[kind].lower()} {label!r} has no caption; write one or two sentences"
+        )
+    return {META: {"kind": kind, "label": label, "caption": " ".join(caption.split())}}
+
+
+def figure(fig: Any, path: str | os.PathLike, *, label: str, caption: str) -> None:
+    """Save `fig` as PNG at `path` (`DPI`, atomically), close it, and display it with its
+    `label` and `caption` (one or two sentences that say what to look at)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    meta = caption_metadata("fig", label, caption)
+    data = png_bytes(fig, DPI)
+    atomic_write_bytes(path, data)
+    plt.close(fig)
+    display(Image(data=data, format="png"), metadata=meta)
+
+
+def listing(obj: Any, start: str | None = None, stop: str | None = None) -> str:
+    """The source lines of `obj` (a function, class or module) as a fenced Python block.
+
+    With `start`, the listing begins at the first line containing that text; with `stop`, it
+    ends at the first later line containing it (included). Quoting the source keeps a listing
+    from drifting away from the code. Raises `DeepvisError` when a marker is not found.
+    """
+    lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
+    begin = 0
+    if start is not None:
+        begin = next((i for i, line in enumerate(lines) if start in line), -1)
+        if begin < 0:
+            raise DeepvisError(f"{start!r} not found in the source of {obj.__qualname__}")
+    end = len(lines)
+    if stop is not None:
+        end = next((i + 1 for i in range(begin, len(lines)) if stop in lines[i]), -1)
+        if end < 0:
+            raise DeepvisError(f"{stop!r} not found in the source of {obj.__qualname__}")
+    body = textwrap.dedent("\n".join(lines[begin:end]))
+    return f"```python\n{body}\n```"

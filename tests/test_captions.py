@@ -1,0 +1,49 @@
+"""Captioned figures and quoted source listings."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from deepvis import captions  # noqa: E402
+from deepvis.errors import DeepvisError  # noqa: E402
+
+
+def test_figure_is_saved_closed_and_displayed_with_its_caption(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        "IPython.display.display", lambda obj, metadata: shown.append((obj, metadata))
+    )
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [1, 0])
+    path = tmp_path / "sub" / "f.png"
+    captions.figure(fig, path, label="f-1", caption="A line  going down.")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    ((image, meta),) = shown
+    assert image.data == path.read_bytes()
+    assert meta == {"deepvis": {"kind": "fig", "label": "f-1", "caption": "A line going down."}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "caption", "message"),
+    [("pic", "a", "x", "kind"), ("fig", "a b", "x", "letters"), ("fig", "a", " ", "no caption")],
+)
+def test_bad_captions_are_refused(kind, label, caption, message):
+    with pytest.raises(DeepvisError, match=message):
+        captions.caption_metadata(kind, label, caption)
+
+
+def _example(x):
+    y = x + 1
+    z = y * 2
+    return z
+
+
+def test_listing_quotes_the_lines_between_markers():
+    assert captions.listing(_example, "y = x", "z = y") == "```python\ny = x + 1\nz = y * 2\n```"
+    whole = captions.listing(_example)
+    assert whole.startswith("```python\ndef _example(x):\n") and whole.endswith("return z\n```")
+    with pytest.raises(DeepvisError, match="not found"):
+        captions.listing(_example, "nowhere")
