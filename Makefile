@@ -58,9 +58,12 @@ data: setup
 test: data
 	$(PY) -m pytest -q
 
-# The two CAEs train first, side by side (or load from the cache); then the notebooks run.
+# Every setting is checked first (deepvis.report.settings: seconds); then the two CAEs train, side
+# by side (or load from the cache); then the notebooks run. TensorFlow's C++ logging and the
+# tracebacks of failures go to build/logs/deepvis.log (deepvis.quiet), not to the terminal.
 report: data
-	$(PY) -m deepvis.cae.train
+	$(PY) -m deepvis.report.settings
+	$(PY) -m deepvis.quiet deepvis.cae.train
 	$(PY) -m deepvis.report
 
 lab: data
@@ -70,9 +73,11 @@ bench: data
 	$(PY) -m deepvis.bench train
 	$(PY) -m deepvis.bench gradcam
 
-# Train (or load) the CAE and the denoising CAE into the cache, side by side.
+# Train (or load) the CAE and the denoising CAE into the cache, side by side, after checking the
+# settings training reads.
 train: data
-	$(PY) -m deepvis.cae.train
+	$(PY) -m deepvis.report.settings --job train
+	$(PY) -m deepvis.quiet deepvis.cae.train
 
 # The screening of CAE variants that Exercise 1's appendix reports (report/variants.json).
 variants: data

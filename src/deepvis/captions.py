@@ -63,8 +63,9 @@ def listing(obj: Any, start: str | None = None, stop: str | None = None) -> str:
     """The source lines of `obj` (a function, class or module) as a fenced Python block.
 
     With `start`, the listing begins at the first line containing that text; with `stop`, it
-    ends at the first later line containing it (included). Quoting the source keeps a listing
-    from drifting away from the code. Raises `DeepvisError` when a marker is not found.
+    ends at the first line from there on containing it, or after the line that closes the
+    brackets still open there. Quoting the source keeps a listing from drifting away from the
+    code. Raises `DeepvisError` when a marker is not found.
     """
     lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
     begin = 0
@@ -77,5 +78,31 @@ def listing(obj: Any, start: str | None = None, stop: str | None = None) -> str:
         end = next((i + 1 for i in range(begin, len(lines)) if stop in lines[i]), -1)
         if end < 0:
             raise DeepvisError(f"{stop!r} not found in the source of {obj.__qualname__}")
+        while end < len(lines) and _open_brackets(lines[begin:end]) > 0:
+            end += 1
     body = textwrap.dedent("\n".join(lines[begin:end]))
     return f"```python\n{body}\n```"
+
+
+def _open_brackets(lines: list[str]) -> int:
+    """How many brackets the code `lines` leave open (strings and comments not parsed)."""
+    text = "\n".join(lines)
+    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
+
+
+def text_table(text: str, *, label: str, caption: str, small: bool = False) -> None:
+    """Display preformatted `text` (a model summary, say) as a numbered table of the write-up:
+    monospaced, kept on one page, with its `label` and `caption`; `small` sets it in 7 points
+    in the PDF (LaTeX's scriptsize) instead of 8."""
+    import html
+
+    from IPython.display import display
+
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    size = "\\scriptsize" if small or longest > 90 else "\\footnotesize"
+    bundle = {
+        "text/plain": text,
+        "text/html": f'<pre class="deepvis-text">{html.escape(text)}</pre>',
+        "text/latex": f"\\begin{{Verbatim}}[fontsize={size}]\n{text}\n\\end{{Verbatim}}",
+    }
+    display(bundle, raw=True, metadata=caption_metadata("tab", label, caption))

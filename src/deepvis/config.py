@@ -29,9 +29,25 @@ def shown(path: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
+#: The values of env ``DEEPVIS_QUICK`` that turn quick mode on, and those that leave it off
+#: (case-insensitive); the pre-flight (`deepvis.report.settings`) rejects any other.
+QUICK_ON = ("1", "true", "yes")
+QUICK_OFF = ("", "0", "false", "no")
+
+
 def quick_mode() -> bool:
-    """True when env ``DEEPVIS_QUICK`` is set to a true value (1, true, yes)."""
-    return os.environ.get("DEEPVIS_QUICK", "").strip().lower() in {"1", "true", "yes"}
+    """True when env ``DEEPVIS_QUICK`` is set to a value of `QUICK_ON`."""
+    return os.environ.get("DEEPVIS_QUICK", "").strip().lower() in QUICK_ON
+
+
+#: The log file of every deepvis command, under the project root: TensorFlow's C++ logging,
+#: Python warnings and the tracebacks of failures (`deepvis.quiet`), appended.
+LOG_FILE = Path("build") / "logs" / "deepvis.log"
+
+
+def log_file() -> Path:
+    """`LOG_FILE` in the project folder (`project_root`), the same in quick mode."""
+    return project_root() / LOG_FILE
 
 
 @dataclass(frozen=True)
@@ -106,3 +122,24 @@ def all_apt_packages() -> str:
 def apt_command(purpose: str) -> str:
     """The ``apt-get install`` command for the packages of `purpose` (a key of `APT_PACKAGES`)."""
     return "sudo apt-get install -y --no-install-recommends " + " ".join(APT_PACKAGES[purpose])
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The CPU in words, from ``/proc/cpuinfo`` (or `cpuinfo`, its text): model name, the
+    widest vector extension (AVX-512 or AVX2) and the number of cores this process may use,
+    e.g. ``"AMD EPYC, AVX2, 2 cores"``; ``"unknown CPU, N cores"`` where it cannot be read."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    fields = dict(
+        line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line and line.strip()
+    )
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = fields.get("flags", "").split()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [fields.get("model name", "unknown CPU")]
+    if "avx512f" in flags:
+        parts.append("AVX-512")
+    elif "avx2" in flags:
+        parts.append("AVX2")
+    return ", ".join([*parts, f"{cores} cores"])

@@ -91,3 +91,31 @@ def test_mixed_bfloat16_keeps_the_code_and_the_output_in_float32():
     x = np.zeros((2, 28, 28, 1), dtype="float32")
     for out in (cae.autoencoder(x), cae.encoder(x)):
         assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def test_mirror_table_pairs_each_encoder_block_with_its_decoder_twin():
+    from deepvis.cae.model import mirror_table
+
+    rows = mirror_table(build_cae(CAEConfig(filters=(4, 8, 16), epochs=1)))
+    assert [r["filters"] for r in rows] == ["4", "8", "16", "dense", "1"]
+    # Hand-worked shapes: 28 -> 14 -> 7 -> 4 with "same" pooling; the decoder crops 8 back to 7.
+    assert rows[0] == {
+        "filters": "4",
+        "encoder": "28×28×1 → 28×28×4 → 14×14×4",
+        "decoder": "14×14×8 → 14×14×4 → 28×28×4",
+    }
+    assert rows[1]["decoder"] == "7×7×16 → 7×7×8 → 14×14×8"
+    assert rows[2]["encoder"] == "7×7×8 → 7×7×16 → 4×4×16"
+    assert rows[2]["decoder"] == "4×4×16 → 4×4×16 → 7×7×16"  # upsampled to 8, cropped to 7
+    assert rows[3] == {"filters": "dense", "encoder": "256 → code 2", "decoder": "2 → 256 → 4×4×16"}
+    assert rows[4]["decoder"] == "28×28×4 → 28×28×1"
+
+
+def test_summary_text_is_keras_summary_without_row_rules():
+    from deepvis.cae.model import summary_text
+
+    cae = build_cae(CAEConfig(filters=(4, 8, 16), epochs=1))
+    text = summary_text(cae.encoder)
+    assert "enc_conv1 (Conv2D)" in text and "Total params" in text and "├" not in text
+    layers = [line for line in text.splitlines() if line.startswith("│")]
+    assert len(layers) == len(cae.encoder.layers)  # one row per layer, input included

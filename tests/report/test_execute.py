@@ -35,7 +35,7 @@ def test_execute_runs_cells_in_the_notebook_folder_with_the_kernel_env(tmp_path)
             ),
             new_code_cell(
                 "import sys, time\nprint('a', flush=True)\ntime.sleep(0.3)\nprint('b')\n"
-                "print('c', file=sys.stderr)"
+                "print('c', file=sys.stderr)\n_ = os.write(2, b'E0000 a C++ line\\n')"
             ),
         ],
     )
@@ -52,17 +52,26 @@ def test_execute_runs_cells_in_the_notebook_folder_with_the_kernel_env(tmp_path)
     assert all("execution" not in cell.metadata for cell in nb.cells)  # record_timing off
     # Progress: every stdout line reached the terminal while running, indented; stderr did not.
     assert echo.getvalue().splitlines() == ["    42 0 2", f"    {tmp_path}", "    a", "    b"]
+    # What the kernel writes to its descriptor 2 (TensorFlow's C++ logging) is in the log only.
+    log = (tmp_path / "build" / "logs" / "deepvis.log").read_text()
+    assert "kernel of 01_a.ipynb" in log.splitlines()[0] and "E0000 a C++ line" in log
 
 
-def test_a_failing_cell_is_named_with_its_number(tmp_path, capsys):
+def test_a_failing_cell_is_one_line_naming_it_and_its_traceback_goes_to_the_log(tmp_path, capsys):
     write(
         tmp_path,
         "01_a.ipynb",
-        [new_markdown_cell("# A"), new_code_cell("x = 1"), new_code_cell("1 / 0")],
+        [
+            new_markdown_cell("# A"),
+            new_code_cell("x = 1"),
+            new_code_cell("def f():\n    raise ValueError('bad\\nvalue')\nf()"),
+        ],
     )
     with pytest.raises(DeepvisError) as err:
         execute.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path)
-    message = str(err.value)
-    assert "01_a.ipynb, cell 3 (In [2])" in message
-    assert "ZeroDivisionError" in message
-    assert "1 / 0" in capsys.readouterr().err  # the traceback is shown
+    assert str(err.value) == (
+        "01_a.ipynb, cell 3 (In [2]): ValueError: bad value (traceback in build/logs/deepvis.log)"
+    )
+    assert capsys.readouterr().err == ""  # nothing else on the terminal
+    log = (tmp_path / "build" / "logs" / "deepvis.log").read_text()
+    assert "01_a.ipynb, cell 3:" in log and "----> 3 f()" in log and "raise ValueError" in log

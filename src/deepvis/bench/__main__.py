@@ -12,6 +12,7 @@ import sys
 import time
 
 from deepvis.errors import cli_errors
+from deepvis.quiet import quiet_terminal
 
 
 @cli_errors
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--epochs", type=int, default=2, help="epochs (the first is warm-up)")
     sub.add_parser("gradcam", help="batched top-3 Grad-CAM vs the per-class way")
     args = parser.parse_args(argv)
+    quiet_terminal()  # TensorFlow's C++ logging to the log file, the figures on the terminal
     start = time.perf_counter()
     if args.what == "train":
         from deepvis.bench.train import bench_train

@@ -14,11 +14,13 @@ from deepvis.errors import DeepvisError
 class CAEConfig:
     """Everything that determines a trained CAE; its hash keys the weight cache.
 
-    ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn
-    afresh for every batch, while targets stay clean. ``train_subset``/``test_subset`` (None =
-    all) take the first N images, for quick mode and tests. The defaults are the best variant of
-    the screening in `deepvis.cae.variants` (16-32-64-128 with batch-norm, batch 64, Adam 2e-3),
-    trained longer.
+    ``noise_std > 0`` makes it a denoising CAE: inputs get N(0, noise_std^2) noise, drawn afresh for
+    every batch, while targets stay clean. ``init_from`` (a configuration) starts training from that
+    configuration's trained weights (trained first if not cached) instead of a random
+    initialisation: the denoising CAE is the plain CAE fine-tuned on noisy inputs.
+    ``train_subset``/``test_subset`` (None = all) take the first N images, for quick mode and tests.
+    The defaults are the best variant of the screening in `deepvis.cae.variants` (16-32-64-128 with
+    batch-norm, batch 64, Adam 2e-3), trained longer.
     """
 
     name: str = "cae"
@@ -37,6 +39,7 @@ class CAEConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     precision: str = "float32"  # a Keras dtype policy: "float32" or "mixed_bfloat16"
+    init_from: CAEConfig | None = None  # start from this configuration's trained weights
 
     def key(self) -> str:
         """``<name>-<12 hex digits>``: a stable hash of every field.
@@ -52,6 +55,16 @@ class CAEConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise DeepvisError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.init_from is not None and (
+            self.init_from.filters,
+            self.init_from.latent_dim,
+            self.init_from.batch_norm,
+            self.init_from.bottleneck_activation,
+        ) != (self.filters, self.latent_dim, self.batch_norm, self.bottleneck_activation):
+            raise DeepvisError(
+                f"{self.name}: init_from must have the same architecture (filters, latent_dim, "
+                f"batch_norm, bottleneck_activation), got {self.init_from.name!r}'s"
+            )
 
 
 #: The Keras dtype policies a CAE can train under: float32, or bfloat16 compute with float32
@@ -59,7 +72,7 @@ class CAEConfig:
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 #: Fields added to `CAEConfig` later, with their defaults: left out of `key` at the default.
-LATER_FIELDS = {"precision": "float32"}
+LATER_FIELDS = {"precision": "float32", "init_from": None}
 
 
 #: Quick mode's training budget: a small subset and two epochs, everywhere.
@@ -75,6 +88,24 @@ def cae_config(**overrides) -> CAEConfig:
     return CAEConfig(**{**(QUICK_TRAINING if quick_mode() else {}), **overrides})
 
 
+#: How the denoising CAE is fine-tuned from the plain CAE: the plain CAE's own optimiser settings
+#: (Adam, 2e-3, cosine decay over all the epochs), for fewer epochs. `deepvis.cae.finetune`
+#: screens the number of epochs. Quick mode keeps its own epochs.
+FINETUNE = dict(epochs=4)
+
+
 def denoising_config(**overrides) -> CAEConfig:
-    """The denoising CAE: the same architecture and training, inputs with N(0, 1) noise."""
-    return cae_config(**{"name": "dcae", "noise_std": 1.0, **overrides})
+    """The denoising CAE: the plain CAE (`cae_config`) fine-tuned on inputs with N(0, 1) noise
+    (`FINETUNE`), targets clean. ``denoising_config(init_from=None, epochs=16,
+    learning_rate=2e-3, lr_schedule="cosine")`` trains it from scratch instead."""
+    finetune = {"epochs": QUICK_TRAINING["epochs"]} if quick_mode() else {}
+    return cae_config(
+        **{
+            "name": "dcae",
+            "noise_std": 1.0,
+            "init_from": cae_config(),
+            **FINETUNE,
+            **finetune,
+            **overrides,
+        }
+    )

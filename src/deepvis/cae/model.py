@@ -176,3 +176,62 @@ def layer_shapes(cae: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
         for layer, out in zip(part.layers, probe(feed), strict=True):
             rows.append((part.name, layer.name, tuple(int(d) for d in out.shape[1:])))
     return rows
+
+
+def summary_text(model: keras.Model, line_length: int = 80) -> str:
+    """Keras' ``model.summary()`` as a string, `line_length` wide, without the rules between
+    its rows (half the lines, the same table)."""
+    lines: list[str] = []
+    model.summary(line_length=line_length, print_fn=lambda line, **_: lines.append(line))
+    rows = "\n".join(lines).splitlines()
+    return "\n".join(row for row in rows if not row.startswith("├"))
+
+
+def mirror_table(cae: CAE) -> list[dict[str, str]]:
+    """The encoder's conv blocks beside the decoder's blocks that mirror them, with the shapes
+    a real forward pass gives (`layer_shapes`): one row per pair, first encoder block first,
+    then the dense layers around the code and the output layer.
+
+    Each row: ``{"filters", "encoder", "decoder"}``; a block reads ``"28×28×1 → 28×28×16 →
+    14×14×16"`` (its input, its convolution's output, its pooling's or upsampling's output).
+    Symmetry shows as equal filters in a row and as each decoder block ending on the grid the
+    mirrored encoder block starts from.
+    """
+    shapes = {layer: shape for _, layer, shape in layer_shapes(cae)}
+    enc = [layer.name for layer in cae.encoder.layers]
+    dec = [layer.name for layer in cae.decoder.layers]
+
+    def shape(name: str) -> str:
+        return "×".join(map(str, shapes[name]))
+
+    def block(names: list[str], conv: str, last: str) -> str:
+        return f"{shape(names[names.index(conv) - 1])} → {shape(conv)} → {shape(last)}"
+
+    n = sum(1 for name in enc if name.startswith("enc_pool"))
+    rows = []
+    for i in range(1, n + 1):
+        j = n + 1 - i  # the decoder block that mirrors encoder block i
+        rows.append(
+            {
+                "filters": str(shapes[f"enc_conv{i}"][-1]),
+                "encoder": block(enc, f"enc_conv{i}", f"enc_pool{i}"),
+                "decoder": block(
+                    dec, f"dec_conv{j}", f"dec_crop{j}" if f"dec_crop{j}" in dec else f"dec_up{j}"
+                ),
+            }
+        )
+    rows.append(
+        {
+            "filters": "dense",
+            "encoder": f"{shape('enc_flatten')} → code {shape('code')}",
+            "decoder": f"{shape('code_in')} → {shape('dec_dense')} → {shape('dec_reshape')}",
+        }
+    )
+    rows.append(
+        {
+            "filters": "1",
+            "encoder": "(the input image)",
+            "decoder": f"{shape(dec[-2])} → {shape('reconstruction')}",
+        }
+    )
+    return rows

@@ -1,32 +1,75 @@
 """Figures of the CAE part: one function per figure kind, each returning a matplotlib Figure.
 
 Every Fashion-MNIST class has one fixed colour (`CLASS_COLORS`) in every plot of the project.
+Figures are sized for print: saved with ``bbox_inches="tight"`` (`deepvis.files.save_figure`)
+they are at most `PRINT_WIDTH` x `PRINT_HEIGHT` inches, the largest size at which the PDF shows
+a figure without shrinking it, so that their font sizes (never under 7 pt) are the printed ones.
+Legends sit outside the plotted area, never over data.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from deepvis.data import CLASS_NAMES
+from deepvis.errors import DeepvisError
 
 #: One colour per class (tab10), index = label.
 CLASS_COLORS: tuple[str, ...] = tuple(matplotlib.colors.to_hex(c) for c in plt.cm.tab10.colors)
+
+#: Inches: the PDF's text width, and 0.6 of its 9-inch text height (the tallest figure it shows
+#: at full width). A saved figure no larger than this prints at its own size.
+PRINT_WIDTH, PRINT_HEIGHT = 6.5, 5.4
+#: Inches that ``bbox_inches="tight"`` adds on each side when a figure is saved.
+SAVE_PAD = 0.1
+#: Smallest thumbnail edge (inches) at which a 28 x 28 image's details (a print, a collar,
+#: buttons, a sandal's straps) can be seen in print.
+MIN_THUMBNAIL = 0.9
+
+#: Reference-line colours, in the order their labels first appear.
+REFERENCE_COLORS: tuple[str, ...] = ("tab:red", "0.35", "tab:purple", "tab:brown", "tab:olive")
+#: Font sizes (points) of legends and of small labels (column and row titles).
+LEGEND_SIZE, LABEL_SIZE = 8, 8
+
+
+def _legend_below(fig: Figure, handles: Sequence[Line2D], ncols: int = 2) -> None:
+    """One figure legend under the axes, clear of the x labels (needs constrained layout)."""
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=ncols,
+        fontsize=LEGEND_SIZE,
+        frameon=False,
+    )
+
+
+def _reference_colors(references: Mapping[str, Mapping[str, float]]) -> dict[str, str]:
+    """Reference label -> colour, the same label getting the same colour in every panel."""
+    labels = dict.fromkeys(label for refs in references.values() for label in refs)
+    return {label: REFERENCE_COLORS[i % len(REFERENCE_COLORS)] for i, label in enumerate(labels)}
 
 
 def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
     """A grid of `per_class` images of each class, one column per class, titled by class name.
 
     `x`: (N, 28, 28, 1) or (N, 28, 28) in [0, 1]; `y`: (N,) int labels. Takes the first images.
+    Each column is framed in its class's colour (`CLASS_COLORS`).
     """
+    cell, head = (PRINT_WIDTH - 2 * SAVE_PAD - 0.1) / len(CLASS_NAMES), 0.5
+    height = cell * per_class + head
     fig, axes = plt.subplots(
-        per_class, len(CLASS_NAMES), figsize=(1.1 * len(CLASS_NAMES), 1.15 * per_class)
+        per_class, len(CLASS_NAMES), figsize=(cell * len(CLASS_NAMES), height), squeeze=False
     )
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - head / height, wspace=0.06, hspace=0.06)
     for c, name in enumerate(CLASS_NAMES):
         idx = np.flatnonzero(y == c)[:per_class]
         for r in range(per_class):
@@ -34,10 +77,30 @@ def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
             ax.imshow(x[idx[r]].squeeze(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0, c].set_title(name, fontsize=8, color=CLASS_COLORS[c])
-    fig.suptitle("Fashion-MNIST training images by class")
-    fig.tight_layout()
+            for spine in ax.spines.values():
+                spine.set(color=CLASS_COLORS[c], linewidth=1.5)
+        axes[0, c].set_title(name, fontsize=LABEL_SIZE)
+    fig.suptitle("Fashion-MNIST training images, by class", fontsize=11)
     return fig
+
+
+#: A reference within this fraction of the curves' spread of their range widens the y-axis to
+#: show it; one farther away is annotated as off scale instead.
+REFERENCE_REACH = 0.25
+
+
+def _curve_limits(values: np.ndarray, references: Sequence[float]) -> tuple[float, float]:
+    """Y-limits that fit `values` (NaNs ignored) and the `references` near them, 8 % padded."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    spread = high - low or 0.05 * max(abs(high), 1e-3)
+    near = [
+        v
+        for v in references
+        if low - REFERENCE_REACH * spread <= v <= high + REFERENCE_REACH * spread
+    ]
+    low, high = min([low, *near]), max([high, *near])
+    margin = 0.08 * (high - low or spread)
+    return low - margin, high + margin
 
 
 def loss_curves(
@@ -45,58 +108,156 @@ def loss_curves(
     title: str,
     references: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Train and test binary cross-entropy per epoch, with dashed horizontal reference lines.
+    """Train and test binary cross-entropy per epoch, scaled to the curves, with references.
 
     `history`: ``loss`` and ``val_loss`` lists (BCE per pixel, nats), one value per epoch.
-    `references`: label -> BCE value, drawn in grey, then red (at most two; none by default).
+    `references`: label -> BCE value (none by default); the legend writes each as
+    "label: value". A reference near the curves (`REFERENCE_REACH`) is drawn as a dashed line;
+    one farther away does not stretch the y-axis: it is marked by an arrow beside the plot's top or
+    bottom right corner and listed as "label: value (off scale, above|below)".
     """
     references = references or {}
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, ax = plt.subplots(figsize=(6.5, 3.1))
-    ax.plot(epochs, history["loss"], "o-", ms=3, label="train")
-    ax.plot(epochs, history["val_loss"], "s-", ms=3, label="test")
-    for (label, value), colour in zip(references.items(), ("0.4", "tab:red"), strict=False):
-        ax.axhline(value, ls="--", lw=1, color=colour, label=label)
+    train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
+    epochs = np.arange(1, len(train) + 1)
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.2), layout="constrained")
+    handles = [
+        *ax.plot(epochs, train, "o-", ms=3, label="train"),
+        *ax.plot(epochs, test, "s-", ms=3, label="test"),
+    ]
+    low, high = _curve_limits(np.concatenate([train, test]), list(references.values()))
+    off_scale = {"above": 0, "below": 0}
+    colours = _reference_colors({"": references})
+    for label, value in references.items():
+        colour = colours[label]
+        text = f"{label}: {value:.4f}"
+        if low <= value <= high:
+            handles.append(ax.axhline(value, ls="--", lw=1, color=colour, label=text))
+            continue
+        side = "above" if value > high else "below"
+        marker = "^" if side == "above" else "v"
+        x = 1.02 + 0.03 * off_scale[side]  # right of the plot; side by side when two share a side
+        off_scale[side] += 1
+        ax.plot(
+            x,
+            float(side == "above"),
+            marker,
+            ms=7,
+            color=colour,
+            transform=ax.transAxes,
+            clip_on=False,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker=marker,
+                ms=7,
+                color=colour,
+                label=f"{text} (off scale, {side})",
+            )
+        )
+    ax.set_ylim(low, high)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("binary cross-entropy per pixel")
-    ax.set_title(title)
-    # Below the axes: curves and reference lines can sit anywhere inside.
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False)
+    ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    _legend_below(fig, handles)
     return fig
+
+
+#: Inches in `image_rows`: row-label column, gap between thumbnails, class-name band over each
+#: block, gap between blocks, title band, largest thumbnail.
+_ROW_LABEL, _GAP, _HEAD, _BLOCK_GAP, _TITLE, _MAX_THUMBNAIL = 0.3, 0.05, 0.2, 0.15, 0.35, 1.25
+
+
+def _block_layout(
+    n: int, n_rows: int, max_columns: int, headed: bool, titled: bool
+) -> tuple[int, int, float]:
+    """(blocks, columns per block, thumbnail inches) for `n` images in `n_rows` rows that fit
+    the print size, wrapped into the fewest blocks of at most `max_columns` columns."""
+    blocks = -(-n // max_columns)
+    columns = -(-n // blocks)
+    width = PRINT_WIDTH - 2 * SAVE_PAD - _ROW_LABEL - (columns - 1) * _GAP
+    height = (
+        PRINT_HEIGHT
+        - 2 * SAVE_PAD
+        - _TITLE * titled
+        - blocks * _HEAD * headed
+        - (blocks - 1) * _BLOCK_GAP
+        - blocks * (n_rows - 1) * _GAP
+    )
+    return blocks, columns, min(_MAX_THUMBNAIL, width / columns, height / (blocks * n_rows))
 
 
 def image_rows(
-    rows: Mapping[str, np.ndarray], labels: np.ndarray | None = None, title: str = ""
+    rows: Mapping[str, np.ndarray],
+    labels: np.ndarray | None = None,
+    title: str = "",
+    max_columns: int = 6,
 ) -> Figure:
-    """Rows of images, one row per entry of `rows` (row title -> (n, 28, 28[, 1]) array).
+    """Rows of images, one row per entry of `rows` (row label -> (n, 28, 28[, 1]) array).
 
-    Used for test images above their reconstructions, and for clean | noisy | outputs.
-    Columns are titled with the class names of `labels` when given. Values outside [0, 1]
-    (noisy inputs) are shown clipped to [0, 1].
+    Used for test images above their reconstructions, and for clean | noisy | outputs. More
+    than `max_columns` images wrap into blocks (images 0-5 above 6-11), each block repeating
+    the row labels (written beside each row) and, when `labels` ((n,) ints) are given, the
+    class names over its columns. Thumbnails are at least `MIN_THUMBNAIL` inches wide; values
+    outside [0, 1] (noisy inputs) are shown clipped to [0, 1].
+
+    Raises `DeepvisError` when the images cannot fit the print size at that width.
     """
     names = list(rows)
     n = len(rows[names[0]])
-    side = min(1.05, 5.4 / n)  # with the row titles, about 6.5 inches: a page's text width
-    fig, axes = plt.subplots(
-        len(names), n, figsize=(side * n + 1.1, (side + 0.12) * len(names) + 0.5), squeeze=False
+    blocks, columns, side = _block_layout(
+        n, len(names), max_columns, labels is not None, bool(title)
     )
-    for r, name in enumerate(names):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(np.clip(rows[name][c].squeeze(), 0, 1), cmap="gray_r", vmin=0, vmax=1)
+    if side < MIN_THUMBNAIL:
+        most = _most_images(len(names), max_columns, labels is not None, bool(title))
+        advice = (
+            f"show at most {most} images per figure (split them)" if most else "show fewer rows"
+        )
+        raise DeepvisError(
+            f"{n} images in {len(names)} rows do not fit a {PRINT_WIDTH} x {PRINT_HEIGHT} inch "
+            f"figure at {MIN_THUMBNAIL} inch each: {advice}"
+        )
+    head = _HEAD * (labels is not None)
+    block_height = head + len(names) * side + (len(names) - 1) * _GAP
+    width = _ROW_LABEL + columns * side + (columns - 1) * _GAP
+    height = _TITLE * bool(title) + blocks * block_height + (blocks - 1) * _BLOCK_GAP
+    fig = plt.figure(figsize=(width, height))
+    for i in range(n):
+        block, c = divmod(i, columns)
+        for r, name in enumerate(names):
+            top = (
+                _TITLE * bool(title)
+                + block * (block_height + _BLOCK_GAP)
+                + head
+                + r * (side + _GAP)
+            )
+            left = _ROW_LABEL + c * (side + _GAP)
+            ax = fig.add_axes(
+                (left / width, 1 - (top + side) / height, side / width, side / height)
+            )
+            ax.imshow(np.clip(rows[name][i].squeeze(), 0, 1), cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+                ax.set_ylabel(textwrap.fill(name, int(side * 16)), fontsize=LABEL_SIZE)
             if r == 0 and labels is not None:
-                ax.set_title(CLASS_NAMES[int(labels[c])], fontsize=7)
+                ax.set_title(CLASS_NAMES[int(labels[i])], fontsize=LABEL_SIZE, pad=3)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11, y=1 - 0.05 / height, va="top")
     return fig
+
+
+def _most_images(n_rows: int, max_columns: int, headed: bool, titled: bool) -> int:
+    """The most images `image_rows` fits at `MIN_THUMBNAIL` inches with `n_rows` rows."""
+    most = 0
+    for n in range(1, 10 * max_columns):
+        if _block_layout(n, n_rows, max_columns, headed, titled)[2] >= MIN_THUMBNAIL:
+            most = n
+    return most
 
 
 # --- Latent space and denoising figures (Exercise 1, steps 3 and 4) ---
@@ -105,7 +266,9 @@ def image_rows(
 EMBEDDING_AXES: tuple[str, str] = ("dimension 1", "dimension 2")
 
 
-def _class_scatter(ax, codes: np.ndarray, labels: np.ndarray, axis_labels: Sequence[str]) -> None:
+def _class_scatter(
+    ax: Axes, codes: np.ndarray, labels: np.ndarray, axis_labels: Sequence[str]
+) -> None:
     """Scatter (N, 2) `codes` coloured by class on `ax`; small, translucent points for large N.
 
     Points are drawn in a fixed random order, so that no class is systematically painted over
@@ -127,20 +290,12 @@ def _class_scatter(ax, codes: np.ndarray, labels: np.ndarray, axis_labels: Seque
     ax.grid(alpha=0.2)
 
 
-def _class_legend(fig: Figure) -> None:
-    """One legend entry per class name, in its fixed colour, to the right of the figure."""
-    handles = [
-        matplotlib.lines.Line2D([], [], ls="", marker="o", ms=6, color=colour, label=name)
+def _class_handles() -> list[Line2D]:
+    """One legend entry per class name, in its fixed colour."""
+    return [
+        Line2D([], [], ls="", marker="o", ms=6, color=colour, label=name)
         for name, colour in zip(CLASS_NAMES, CLASS_COLORS, strict=True)
     ]
-    fig.legend(
-        handles=handles,
-        loc="center left",
-        bbox_to_anchor=(1.0, 0.5),
-        fontsize=8,
-        title="class",
-        frameon=False,
-    )
 
 
 def latent_scatter(
@@ -149,15 +304,22 @@ def latent_scatter(
     title: str,
     axis_labels: Sequence[str] = EMBEDDING_AXES,
 ) -> Figure:
-    """A 2-D embedding, one point per image coloured by class, with a legend of class names.
+    """A 2-D embedding, one point per image coloured by class, with a legend of class names
+    to the right of the plot.
 
     `codes`: (N, 2) floats; `labels`: (N,) ints in 0..9.
     """
-    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 4.6), layout="constrained")
     _class_scatter(ax, codes, labels, axis_labels)
-    ax.set_title(title)
-    fig.tight_layout()
-    _class_legend(fig)
+    ax.set_title(title, fontsize=11)
+    fig.legend(
+        handles=_class_handles(),
+        loc="outside right center",
+        fontsize=LEGEND_SIZE,
+        title="class",
+        title_fontsize=LEGEND_SIZE,
+        frameon=False,
+    )
     return fig
 
 
@@ -170,17 +332,21 @@ def latent_panels(
     """Embeddings side by side (e.g. CAE | PCA) of the same images: same colours and axis labels.
 
     `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
-    `labels`: their (N,) class labels. One shared class legend.
+    `labels`: their (N,) class labels. One shared class legend under the panels.
     """
-    width = min(3.6 * len(panels), 7.0)  # about a page's text width
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 0.55 * width + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 4.0),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
         _class_scatter(ax, codes, labels, axis_labels)
-        ax.set_title(name)
+        ax.set_title(name, fontsize=10)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    _class_legend(fig)
+        fig.suptitle(title, fontsize=11)
+    _legend_below(fig, _class_handles(), ncols=5)
     return fig
 
 
@@ -188,7 +354,7 @@ def manifold_mosaic(
     images: np.ndarray,
     code1: np.ndarray,
     code2: np.ndarray,
-    title: str = "Decoder output over the latent plane",
+    title: str = "CAE decoder output over a grid of latent codes",
 ) -> Figure:
     """An n x n mosaic of decoded images placed at their grid codes (see `latent.Manifold`).
 
@@ -200,60 +366,143 @@ def manifold_mosaic(
     dx = (code1[-1] - code1[0]) / max(n_cols - 1, 1) / 2
     dy = (code2[0] - code2[-1]) / max(n_rows - 1, 1) / 2
     extent = (code1[0] - dx, code1[-1] + dx, code2[-1] - dy, code2[0] + dy)
-    fig, ax = plt.subplots(figsize=(7.0, 7.0))
+    side = PRINT_HEIGHT - 2 * SAVE_PAD
+    fig, ax = plt.subplots(figsize=(side, side), layout="constrained")
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, extent=extent, aspect="auto")
     ax.set_xlabel(f"{EMBEDDING_AXES[0]} (CAE code)")
     ax.set_ylabel(f"{EMBEDDING_AXES[1]} (CAE code)")
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_title(title, fontsize=11)
     return fig
 
 
-def psnr_vs_std(table: pd.DataFrame, trained_std: float | None = None) -> Figure:
+def psnr_vs_std(
+    table: pd.DataFrame,
+    trained_std: float | None = None,
+    title: str = "Mean PSNR on the test set against the input noise level",
+) -> Figure:
     """Mean PSNR (dB) against noise std: one line per column of `table` (`quality.psnr_vs_std`).
 
     `table`: DataFrame indexed by noise std; `trained_std`: marked with a vertical line.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 3.1))
-    for name in table.columns:
-        ax.plot(table.index, table[name], "o-", ms=4, label=name)
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.2), layout="constrained")
+    handles = [
+        ax.plot(table.index, table[name], "o-", ms=4, label=name)[0] for name in table.columns
+    ]
     if trained_std is not None:
-        ax.axvline(trained_std, ls="--", lw=1, color="0.4", label=f"training std ({trained_std})")
+        handles.append(
+            ax.axvline(
+                trained_std, ls="--", lw=1, color="0.4", label=f"training std ({trained_std})"
+            )
+        )
     ax.set_xlabel("noise standard deviation (pixel units, image range [0, 1])")
-    ax.set_ylabel("mean PSNR on the test set (dB)")
-    ax.set_title("Reconstruction quality against noise level")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("mean PSNR (dB)")
+    ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    _legend_below(fig, handles)
     return fig
+
+
+def _score_panels(
+    curves: Mapping[str, pd.DataFrame],
+    columns: Mapping[str, tuple[str, str]],
+    references: Mapping[str, Mapping[str, float]],
+    height: float,
+) -> tuple[Figure, list[Axes]]:
+    """Panels side by side, one per score, each curve of `curves` (label -> frame indexed by
+    epochs) against the epochs.
+
+    `columns`: column -> (axis label, format of its reference values); `references`: column ->
+    {label: value}, dashed lines whose values are written at the panel's right edge. One legend
+    under the panels; a curve's missing (NaN) scores are left out.
+    """
+    colours = _reference_colors(references)
+    fig, axes = plt.subplots(
+        1,
+        len(columns),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, height),
+        squeeze=False,
+        layout="constrained",
+    )
+    handles = {}
+    for ax, (column, (label, fmt)) in zip(axes[0], columns.items(), strict=True):
+        for curve_label, curve in curves.items():
+            points = curve[column].dropna()
+            handles[curve_label] = ax.plot(
+                points.index, points.to_numpy(), "o-", ms=4, label=curve_label
+            )[0]
+        refs = references.get(column, {})
+        for name, value in refs.items():
+            handles[name] = ax.axhline(value, ls="--", lw=1, color=colours[name], label=name)
+        if refs:
+            edge = ax.secondary_yaxis("right")
+            edge.set_yticks(list(refs.values()), [fmt.format(v) for v in refs.values()])
+            edge.tick_params(labelsize=LEGEND_SIZE)
+            for tick, name in zip(edge.get_yticklabels(), refs, strict=True):
+                tick.set_color(colours[name])
+        ax.set_ylabel(textwrap.fill(label, 18))  # a long label on two lines: not past the plot
+        ax.tick_params(labelsize=LEGEND_SIZE)
+        ax.grid(alpha=0.3)
+    _legend_below(fig, list(handles.values()), ncols=len(handles))
+    return fig, list(axes[0])
 
 
 def budget_curve(
     curve: pd.DataFrame,
     columns: Mapping[str, str],
     references: Mapping[str, Mapping[str, float]] | None = None,
+    title: str = "",
 ) -> Figure:
     """Scores against training epochs (log scale: equal steps per doubling), one panel per
     score (`variants.curve`'s frame).
 
     `curve`: indexed by epochs; `columns`: column -> axis label, one panel each, in order.
-    `references`: column -> {label: value}, drawn as dashed horizontal lines in that panel.
+    `references`: column -> {label: value}, dashed horizontal lines in that panel, their values
+    (3 decimals) at its right edge. One legend under the panels.
     """
-    references = references or {}
-    fig, axes = plt.subplots(1, len(columns), figsize=(6.5, 2.8), squeeze=False)
-    for ax, (column, label) in zip(axes[0], columns.items(), strict=True):
-        points = curve[column].dropna()
-        ax.plot(points.index, points.to_numpy(), "o-", ms=5, label="this CAE")
-        for (name, value), colour in zip(
-            references.get(column, {}).items(), ("tab:red", "0.4"), strict=False
-        ):
-            ax.axhline(value, ls="--", lw=1, color=colour, label=name)
+    fig, axes = _score_panels(
+        {"this CAE": curve},
+        {c: (label, "{:.3f}") for c, label in columns.items()},
+        references or {},
+        height=2.9,
+    )
+    for ax in axes:
+        epochs = curve.index.to_numpy()
         ax.set_xscale("log", base=2)
-        ax.set_xticks(points.index, [str(e) for e in points.index])
+        ax.set_xticks(epochs, [str(e) for e in epochs])
         ax.minorticks_off()
         ax.set_xlabel("training epochs (log scale)")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+#: `finetune_curve`'s columns: axis label and the format of a reference value.
+FINETUNE_SCORES: dict[str, tuple[str, str]] = {
+    "psnr": ("mean PSNR (dB)", "{:.2f} dB"),
+    "ssim": ("mean SSIM", "{:.3f}"),
+    "test_bce": ("test BCE per pixel", "{:.4f}"),
+}
+
+
+def finetune_curve(
+    curves: pd.DataFrame | Mapping[str, pd.DataFrame],
+    references: Mapping[str, Mapping[str, float]] | None = None,
+    title: str = "Denoising CAE fine-tuned from the trained plain CAE: test quality per epoch",
+) -> Figure:
+    """The denoising CAE's test quality against the epochs of fine-tuning the plain CAE.
+
+    `curves`: one frame, or label -> frame for several fine-tuning runs; each frame's index =
+    fine-tuning epochs 0..N (int; 0 is the plain CAE itself), columns ``psnr`` (dB), ``ssim``
+    and ``test_bce`` (BCE per pixel against the clean images), one panel each.
+    `references`: column -> {label: value}, e.g. ``{"psnr": {"trained from scratch, 16 epochs":
+    15.68}}``: a dashed line in that panel, its value written at the panel's right edge
+    ("15.68 dB"), its label in the legend (use the same label in every panel).
+    """
+    if isinstance(curves, pd.DataFrame):
+        curves = {"fine-tuned from the plain CAE": curves}
+    fig, axes = _score_panels(curves, FINETUNE_SCORES, references or {}, height=2.7)
+    for ax in axes:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("fine-tuning epochs")
+    fig.suptitle(title, fontsize=11)
     return fig

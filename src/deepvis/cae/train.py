@@ -3,21 +3,24 @@
 ``fit_or_load(config, x_train, x_test)`` trains the CAE of `config` (a `CAEConfig`) to reconstruct
 clean images, with noisy inputs when ``config.noise_std > 0``, records train and test loss per
 epoch, and stores weights, history and config in ``data/models/<name>-<hash>/``. The folder is
-written atomically, so an interrupted run leaves nothing that loads; a rerun with the same
-configuration loads it instead of training.
+written atomically with a manifest of its files' SHA-256 (`write_manifest`), so an interrupted
+run leaves nothing that loads; a rerun with the same configuration loads it instead of training,
+once the files match the manifest (`cache_damage`), and trains it again otherwise.
+
+A configuration with ``init_from`` (the denoising CAE) starts from that configuration's trained
+weights, loaded from the cache or trained first.
 
 ``python -m deepvis.cae.train`` (``make train``, and the first step of ``make report``) trains the
-report's CAE and denoising CAE into that cache side by side (`fit_side_by_side`).
+report's CAE, then the denoising CAE fine-tuned from it, into that cache (`fit_all`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +37,8 @@ from deepvis.files import atomic_directory, atomic_write_json
 WEIGHTS = "model.weights.h5"
 HISTORY = "history.json"
 CONFIG = "config.json"
+#: The SHA-256 of the other files of a cache entry, written with them (`write_manifest`).
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -153,16 +158,22 @@ def train(
     verbose: int = 2,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[CAE, dict]:
-    """Train from scratch; return the CAE and its history (``loss``, ``val_loss``, ``seconds``).
+    """Train; return the CAE and its history (``loss``, ``val_loss``, ``seconds``).
 
-    `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1]. One `fit` call for all epochs, data
-    reshuffled every epoch. The test loss is measured on `x_test` after every epoch (on its fixed
-    noisy copy, `noise.noisy_test_set`, for a denoising configuration). `verbose` is Keras';
-    `callbacks` are added to `fit`'s.
+    From a random initialisation, or from the trained weights of ``config.init_from`` (`fit_or_load`
+    of that configuration on the same data). `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1].
+    One `fit` call for all epochs, data reshuffled every epoch. The test loss is measured on
+    `x_test` after every epoch (on its fixed noisy copy, `noise.noisy_test_set`, for a denoising
+    configuration). `verbose` is Keras'; `callbacks` are added to `fit`'s.
     """
+    start = None
+    if config.init_from is not None:
+        start = fit_or_load(config.init_from, x_train, x_test, verbose=0).autoencoder.get_weights()
     x_train, x_test = _subset(x_train, config.train_subset), _subset(x_test, config.test_subset)
     seed_everything(config.seed)
     cae = build_cae(config)
+    if start is not None:
+        cae.autoencoder.set_weights(start)
     model = training_model(cae, config)
     steps = -(-len(x_train) // config.batch_size)
     model.compile(optimizer=_optimizer(config, steps), loss="binary_crossentropy")
@@ -191,10 +202,55 @@ def cache_dir(config: CAEConfig) -> Path:
     return paths().models / config.key()
 
 
+def _sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record the SHA-256 of every file in `folder` in its `MANIFEST`:
+    ``{"sha256": {file name: hex digest}}``."""
+    digests = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST}
+    atomic_write_json(folder / MANIFEST, {"sha256": digests})
+
+
+def cache_damage(folder: Path) -> str | None:
+    """What makes the cache entry `folder` unusable, in a few words; None when its manifest
+    lists the weights, history and config and every file it lists has the recorded SHA-256."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text())["sha256"]
+    except FileNotFoundError:
+        return f"it has no {MANIFEST} (written before entries were checked)"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"its {MANIFEST} is unreadable ({err})"
+    if not isinstance(recorded, dict) or not {WEIGHTS, HISTORY, CONFIG} <= set(recorded):
+        return f"its {MANIFEST} does not list {WEIGHTS}, {HISTORY} and {CONFIG}"
+    for name, digest in recorded.items():
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+        if _sha256(folder / name) != digest:
+            return f"{name} does not match the SHA-256 recorded when it was written"
+    return None
+
+
 def is_cached(config: CAEConfig) -> bool:
-    """Whether `config`'s trained weights and history are in the cache."""
+    """Whether `config`'s trained model is in the cache, complete and undamaged
+    (`cache_damage`)."""
     folder = cache_dir(config)
-    return (folder / WEIGHTS).is_file() and (folder / HISTORY).is_file()
+    return folder.is_dir() and cache_damage(folder) is None
+
+
+def _load(config: CAEConfig, folder: Path) -> TrainedCAE:
+    """The CAE of `config` from its verified cache entry `folder`."""
+    cae = build_cae(config)
+    cae.autoencoder.load_weights(folder / WEIGHTS)
+    history = json.loads((folder / HISTORY).read_text())
+    print(f"Loaded cached {config.name} ({len(history['loss'])} epochs) from {shown(folder)}")
+    return TrainedCAE(config, cae, history, folder, loaded=True)
 
 
 def fit_or_load(
@@ -208,56 +264,47 @@ def fit_or_load(
 ) -> TrainedCAE:
     """Load the cached CAE for `config`, or train it (and cache it) when absent or `retrain`.
 
+    A cache entry is loaded only when its files match their manifest (`cache_damage`); a
+    damaged, incomplete or unchecked one is reported in one line and trained again.
     `verbose` and `callbacks` go to `train`."""
     folder = cache_dir(config)
-    if not retrain and is_cached(config):
-        cae = build_cae(config)
-        cae.autoencoder.load_weights(folder / WEIGHTS)
-        history = json.loads((folder / HISTORY).read_text())
-        print(f"Loaded cached {config.name} ({len(history['loss'])} epochs) from {shown(folder)}")
-        return TrainedCAE(config, cae, history, folder, loaded=True)
+    if not retrain and folder.is_dir():
+        damage = cache_damage(folder)
+        if damage is None:
+            return _load(config, folder)
+        print(f"{config.name}: cached entry {shown(folder)} not used, {damage}", flush=True)
     print(f"Training {config.name}: {config.epochs} epochs, cache {shown(folder)}")
     cae, history = train(config, x_train, x_test, verbose=verbose, callbacks=callbacks)
     with atomic_directory(folder) as tmp:
         cae.autoencoder.save_weights(tmp / WEIGHTS)
         atomic_write_json(tmp / HISTORY, history)
         atomic_write_json(tmp / CONFIG, asdict(config))
+        write_manifest(tmp)
     return TrainedCAE(config, cae, history, folder, loaded=False)
 
 
-def _fit_into_cache(config: CAEConfig) -> str:
-    """Train `config` into the cache on Fashion-MNIST (in a worker process); a summary line."""
+def fit_all(configs: Sequence[CAEConfig]) -> list[TrainedCAE]:
+    """Train (or load) every configuration of `configs` on Fashion-MNIST, one after the other,
+    each with all of the CPU's cores, printing one line per epoch (`EpochLines`) and one per
+    model. A configuration that others start from (``init_from``) must come before them.
+
+    Training one model at a time is as fast as training two side by side on 2 cores, and the
+    denoising CAE needs the trained CAE first.
+    """
     from deepvis.data import load_fashion_mnist
 
     (x_train, _), (x_test, _) = load_fashion_mnist()
-    trained = fit_or_load(config, x_train, x_test, verbose=0, callbacks=[EpochLines(config)])
-    return (
-        f"{config.name}: trained {config.epochs} epochs, test BCE {trained.test_bce:.4f}, "
-        f"{trained.seconds_per_epoch:.0f} s/epoch, cached in {shown(trained.cache_dir)}"
-    )
-
-
-def fit_side_by_side(configs: Sequence[CAEConfig]) -> None:
-    """Train every configuration of `configs` that is not cached yet, all at once, one process
-    each, printing one line per epoch (`EpochLines`) and one per finished model.
-
-    On the 2-core build machine this takes as long as training one after the other (16
-    epochs of both: 20.5 minutes side by side, about 39 s per model and epoch either way); with
-    more cores, each training runs on its own. Each process seeds and trains exactly as
-    `fit_or_load` does alone, with TensorFlow's default threads, so the weights are bit for bit
-    the same. A failure in any process is raised here.
-    """
-    todo = [config for config in configs if not is_cached(config)]
+    done = []
     for config in configs:
-        if config not in todo:
-            print(f"{config.name}: cached in {shown(cache_dir(config))}", flush=True)
-    if not todo:
-        return
-    print(f"training {', '.join(c.name for c in todo)} side by side ...", flush=True)
-    context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    with ProcessPoolExecutor(len(todo), mp_context=context) as pool:
-        for line in pool.map(_fit_into_cache, todo):
-            print(line, flush=True)
+        trained = fit_or_load(config, x_train, x_test, verbose=0, callbacks=[EpochLines(config)])
+        if not trained.loaded:
+            print(
+                f"{config.name}: trained {config.epochs} epochs, test BCE {trained.test_bce:.4f}, "
+                f"{trained.seconds_per_epoch:.0f} s/epoch, cached in {shown(trained.cache_dir)}",
+                flush=True,
+            )
+        done.append(trained)
+    return done
 
 
 @cli_errors
@@ -267,10 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argparse.ArgumentParser(
         prog="python -m deepvis.cae.train",
-        description="Train the report's CAE and denoising CAE into the cache, side by side "
-        "(skipping what is cached already).",
+        description="Train the report's CAE, then the denoising CAE fine-tuned from it, into "
+        "the cache (skipping what is cached already).",
     ).parse_args(argv)
-    fit_side_by_side([cae_config(), denoising_config()])
+    fit_all([cae_config(), denoising_config()])
     return 0
 
 

@@ -1,6 +1,7 @@
 """``make report``: execute the notebooks, then render them and the three write-ups.
 
-``python -m deepvis.report`` runs ``notebooks/NN_*.ipynb`` in order in the ``python3`` kernel
+``python -m deepvis.report`` first checks every setting (`deepvis.report.settings`), then runs
+``notebooks/NN_*.ipynb`` in order in the ``python3`` kernel
 (`deepvis.report.execute`), stopping at the first error, echoing each notebook's printed
 progress (training epochs among it) and its elapsed time, and saves the executed notebooks
 (in place; in quick mode under ``build/quick/notebooks``). It then renders into the report
@@ -13,7 +14,8 @@ folder (`deepvis.report.render`):
 Everything is rendered into a temporary folder first, so a failure leaves the previous report in
 place. ``SOURCE_DATE_EPOCH`` (the last commit's time) fixes every date, so two runs over the same
 notebooks give byte-identical HTML. ``--check`` verifies the rendered outputs
-(`deepvis.report.check`, used by CI).
+(`deepvis.report.check`, used by CI). TensorFlow's C++ logging and the tracebacks of failures go
+to the log file, not the terminal (`deepvis.quiet`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from nbformat import NotebookNode
 from deepvis.config import paths, project_root, quick_mode, shown
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_bytes
+from deepvis.quiet import quiet_terminal
 from deepvis.report.check import check
 from deepvis.report.execute import (
     NOTEBOOK_GLOB,
@@ -44,6 +47,7 @@ from deepvis.report.execute import (
     write_notebook,
 )
 from deepvis.report.render import missing_pdf_tools, pdf_tools_hint, render_html, render_pdf
+from deepvis.report.settings import validate_settings
 from deepvis.report.writeup import title_block, write_up_names, writeup
 
 
@@ -224,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-browser", action="store_true", help="with --check: skip the Chromium check"
     )
     args = parser.parse_args(argv)
+    quiet_terminal()
     where = paths()
     source_dir = (args.notebooks or where.root / "notebooks").resolve()
     executed_dir = where.notebooks_out if quick_mode() else source_dir
@@ -236,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"report check passed: {shown(report_dir)}")
         return 0
+    if not args.skip_execute:
+        validate_settings("report", notebooks=source_dir)  # a bad setting fails before any run
     build(source_dir, executed_dir, report_dir, execute=not args.skip_execute)
     return 0
 

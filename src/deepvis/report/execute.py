@@ -7,8 +7,6 @@ notebook's name, while it is also recorded in the notebook as usual.
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,9 +17,10 @@ from nbconvert.filters import strip_ansi
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from nbformat import NotebookNode
 
-from deepvis.config import environment, shown
-from deepvis.errors import DeepvisError
+from deepvis.config import environment, log_file, shown
+from deepvis.errors import DeepvisError, one_line
 from deepvis.files import atomic_write_text
+from deepvis.quiet import open_log
 
 #: The notebooks a report is made of, run in name order.
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -61,10 +60,11 @@ def execute_notebook(path: Path, cwd: Path, echo: IO[str] | None = None) -> Note
     """Run every cell of the notebook at `path` in a fresh kernel started in `cwd`.
 
     Stdout lines are echoed to `echo` (e.g. ``sys.stdout``) while the notebook runs. Output
-    written by C libraries straight to the process's stderr (TensorFlow's start-up lines)
-    stays out of the notebook and is shown only if the kernel dies. Raises `DeepvisError`
-    naming the notebook, the cell number (1-based, as in Jupyter's cell list) and the error;
-    the traceback goes to stderr first.
+    written by C libraries straight to the kernel process's stderr (TensorFlow's C++ logging)
+    stays out of the notebook and goes to the log file (`deepvis.quiet.open_log`, after a
+    header naming the notebook). Raises `DeepvisError` in one line naming the notebook, the
+    cell number (1-based, as in Jupyter's cell list) and the error; the cell's traceback goes
+    to the log.
     """
     nb = nbformat.read(path, as_version=4)
     client = _EchoingClient(
@@ -76,20 +76,22 @@ def execute_notebook(path: Path, cwd: Path, echo: IO[str] | None = None) -> Note
         extra_arguments=["--IPKernelApp.capture_fd_output=False"],
         resources={"metadata": {"path": str(cwd)}},
     )
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as kernel_log:
+    with open_log(f"kernel of {shown(path)}") as log:
         try:
-            client.execute(env=kernel_env(), stderr=kernel_log)
+            client.execute(env=kernel_env(), stderr=log)
         except CellExecutionError as err:
             index, cell = next((i, c) for i, c in enumerate(nb.cells) if i + 1 in error_outputs(nb))
-            print(strip_ansi(str(err)), file=sys.stderr)
+            log.write(f"{shown(path)}, cell {index + 1}:\n{strip_ansi(str(err))}\n")
             raise DeepvisError(
                 f"{shown(path)}, cell {index + 1} (In [{cell.execution_count}]): "
-                f"{err.ename}: {strip_ansi(err.evalue)}"
+                f"{err.ename}: {one_line(strip_ansi(err.evalue))} "
+                f"(traceback in {shown(log_file())})"
             ) from err
         except DeadKernelError as err:
-            kernel_log.seek(0)
-            print("".join(kernel_log.readlines()[-40:]), file=sys.stderr)
-            raise DeepvisError(f"{shown(path)}: the kernel died ({err}); out of memory?") from err
+            raise DeepvisError(
+                f"{shown(path)}: the kernel died ({one_line(str(err))}); out of memory? "
+                f"Its last output is in {shown(log_file())}"
+            ) from err
     # How stream messages arrive split into outputs depends on timing; merge consecutive ones
     # so that identical runs give identical notebooks.
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})

@@ -1,20 +1,27 @@
 """The write-ups a grader reads, assembled from the executed notebooks.
 
-Three write-ups come from one execution: ``exercise1`` and ``exercise2`` (each a complete
-hand-in, since the assignment asks for one exercise) and ``report`` (both, after a preface).
+Three write-ups come from one execution: ``exercise1`` and ``exercise2``, the hand-ins (each
+complete, since the assignment asks for one exercise, and short: `Exercise.budget`), and
+``report``, the technical report with both exercises and every analysis in full.
 
 Each notebook belongs to an exercise by its number (`EXERCISES`). Cell tags place its cells:
 
 - ``experiments``: the opening paragraph of the exercise (moved to its start);
 - ``conclusions``: its closing section (moved after the main text);
-- ``appendix``: moved to the exercise's appendix, after the conclusions;
+- ``references``: the reference list (after the conclusions);
+- ``appendix``: moved to the exercise's appendix (in every write-up);
+- ``technical``: only in the technical report, in the exercise's appendix;
+- ``handin``: only in the hand-ins;
+- ``code``: the closing "Code" section (after the appendix, on a page of its own);
 - ``remove-cell`` / ``remove-output``: left out of the write-up, or only their outputs
   (nbconvert's `TagRemovePreprocessor`); notebook-only material such as set-up cells;
 - ``html-only``: the title and contents cells, which the LaTeX template makes itself.
 
 Other cells keep their order. Stderr outputs are always dropped. The notebooks write their
 sections as ``##`` (Step 1, ...) and ``###`` headings; the combined report adds one ``#``
-heading per exercise.
+heading per exercise. Figures and tables shown with a caption (`deepvis.captions`) are
+numbered in the order in which they appear in each write-up, and ``[[fig:label]]`` /
+``[[tab:label]]`` in the prose become "Figure 3" / "Table 2" (`number_captions`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import html
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +41,15 @@ import nbformat
 from nbconvert.filters import html2text, markdown2html_mistune
 from nbformat import NotebookNode
 
+from deepvis.captions import KINDS, META, REFERENCE
 from deepvis.config import project_root
 from deepvis.errors import DeepvisError
 
-TITLE = "Programming Assignment #4: visualizing what deep networks learn"
+TITLE = "Visualizing what deep networks learn: technical report"
 COURSE = "CS 4/510 Computer Vision & Deep Learning"
 EXPERIMENTS_TAG, CONCLUSIONS_TAG, APPENDIX_TAG = "experiments", "conclusions", "appendix"
+REFERENCES_TAG, CODE_TAG = "references", "code"
+TECHNICAL_TAG, HANDIN_TAG = "technical", "handin"
 REMOVE_CELL_TAGS = ("remove-cell",)
 REMOVE_OUTPUT_TAGS = ("remove-output",)
 HTML_ONLY_TAG = "html-only"
@@ -58,6 +69,8 @@ class Exercise:
     numbers: tuple[str, ...]
     #: Headings a grader looks for, in the order of the assignment.
     steps: tuple[str, ...]
+    #: The hand-in's page budget: (main text, appendix), PDF pages, figures included.
+    budget: tuple[int, int]
 
 
 EXERCISES = (
@@ -71,6 +84,7 @@ EXERCISES = (
             "Step 3: a denoising CAE",
             "Step 4: the 2-D latent space against PCA",
         ),
+        (8, 1),
     ),
     Exercise(
         "exercise2",
@@ -83,6 +97,7 @@ EXERCISES = (
             "Step 4: importance weights and the Grad-CAM map",
             "Step 5: saliency maps of the top-3 classes",
         ),
+        (6, 2),
     ),
 )
 #: The write-up with both exercises.
@@ -108,7 +123,8 @@ class TitleBlock:
 def title_block(root: Path | None = None, epoch: int | None = None) -> TitleBlock:
     """Author and student ID from `STUDENT_FILE` (env `STUDENT_ENV` wins), date from `epoch`.
 
-    Raises `DeepvisError` for a file that is not valid TOML or holds unknown keys.
+    Raises `DeepvisError` for a file that is not valid TOML or holds unknown keys, and for a
+    field with a line break or another control character. Any other text is shown as typed.
     """
     path = (root or project_root()) / STUDENT_FILE
     values: dict[str, str] = {}
@@ -126,7 +142,19 @@ def title_block(root: Path | None = None, epoch: int | None = None) -> TitleBloc
         key: os.environ.get(env) or str(values.get(key, "")).strip()
         for key, env in STUDENT_ENV.items()
     }
+    for key, value in fields.items():
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise DeepvisError(
+                f"the {key.replace('_', ' ')} {value!r} holds a line break or another control "
+                f"character; write it on one line ({STUDENT_ENV[key]} or {STUDENT_FILE})"
+            )
     return TitleBlock(**fields, date=format_date(epoch))
+
+
+def as_typed_html(text: str) -> str:
+    """A markdown block that shows `text` as typed: an HTML paragraph (markdown leaves its inside
+    alone) with HTML's specials escaped, and ``$`` too, so that it never starts a formula."""
+    return f"<p>{html.escape(text).replace('$', '&#36;')}</p>"
 
 
 def format_date(epoch: int | None) -> str:
@@ -208,35 +236,51 @@ def _latex(command: str, cell_id: str) -> NotebookNode:
 
 
 def exercise_cells(
-    exercise: Exercise, notebooks: Sequence[tuple[str, NotebookNode]], *, heading: bool
+    exercise: Exercise,
+    notebooks: Sequence[tuple[str, NotebookNode]],
+    *,
+    heading: bool,
+    technical: bool = False,
 ) -> list[NotebookNode]:
-    """The cells of one exercise in write-up order: experiments, main text, conclusions, then
-    ``## Appendix`` with the appendix cells (after a page break in the PDF).
+    """The cells of one exercise in write-up order: experiments, main text, conclusions,
+    references, then ``## Appendix`` and ``## Code``, each after a page break in the PDF.
 
     `notebooks`: ``(file name, executed notebook)`` pairs, all of them; those of other
-    exercises are ignored. `heading`: start with ``# <exercise title>`` (combined report).
+    exercises are ignored. `heading`: start with ``# <exercise title>``. `technical`: the
+    technical report's version (cells tagged ``technical`` in the appendix, those tagged
+    ``handin`` left out); otherwise the hand-in's (the other way round).
     """
-    slots: dict[str, list[NotebookNode]] = {"experiments": [], "main": [], "conclusions": []}
-    appendix: list[NotebookNode] = []
+    order = ("experiments", "main", "conclusions", "references", "appendix", "code")
+    slots: dict[str, list[NotebookNode]] = {slot: [] for slot in order}
+    skip = HANDIN_TAG if technical else TECHNICAL_TAG
     for n, (name, nb) in enumerate(notebooks, start=1):
         if exercise_of(name) != exercise:
             continue
         for i, cell in enumerate(nb.cells, start=1):
-            cell = _clean(cell, f"{exercise.key}-nb{n}-cell{i}")
             tags = _tags(cell)
-            if APPENDIX_TAG in tags:
-                appendix.append(cell)
-            elif EXPERIMENTS_TAG in tags:
-                slots["experiments"].append(cell)
-            elif CONCLUSIONS_TAG in tags:
-                slots["conclusions"].append(cell)
-            else:
-                slots["main"].append(cell)
+            if skip in tags:
+                continue
+            slot = next(
+                (
+                    slot
+                    for slot, tag in (
+                        ("appendix", APPENDIX_TAG),
+                        ("appendix", TECHNICAL_TAG),
+                        ("experiments", EXPERIMENTS_TAG),
+                        ("conclusions", CONCLUSIONS_TAG),
+                        ("references", REFERENCES_TAG),
+                        ("code", CODE_TAG),
+                    )
+                    if tag in tags
+                ),
+                "main",
+            )
+            slots[slot].append(_clean(cell, f"{exercise.key}-nb{n}-cell{i}"))
     cells = []
     if heading:
         cells.append(nbformat.v4.new_markdown_cell(f"# {exercise.title}", id=exercise.key))
-    cells += slots["experiments"] + slots["main"] + slots["conclusions"]
-    if appendix:
+    cells += slots["experiments"] + slots["main"] + slots["conclusions"] + slots["references"]
+    if slots["appendix"]:
         cells.append(_latex("\\clearpage", f"{exercise.key}-appendix-break"))
         cells.append(
             nbformat.v4.new_markdown_cell(
@@ -244,19 +288,75 @@ def exercise_cells(
                 id=f"{exercise.key}-appendix",
             )
         )
-        cells += appendix
+        cells += slots["appendix"]
+    if slots["code"]:
+        cells.append(_latex("\\clearpage", f"{exercise.key}-code-break"))
+        cells += slots["code"]
     return cells
 
 
+def captioned(cells: Sequence[NotebookNode]) -> list[dict]:
+    """The caption metadata (`deepvis.captions.META`) of every captioned output of `cells`, in
+    order: the same dicts as in the outputs, so that changing one changes the output."""
+    return [
+        output.metadata[META]
+        for cell in cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if META in output.get("metadata", {})
+    ]
+
+
+def number_captions(cells: Sequence[NotebookNode], where: str) -> dict[str, str]:
+    """Number the captioned figures and tables of `cells` in order (figures and tables
+    separately), and replace every ``[[fig:label]]`` / ``[[tab:label]]`` of their markdown by
+    "Figure N" / "Table N". Modifies `cells`; returns ``{"fig:label": "Figure N", ...}``.
+
+    Each caption's metadata gains ``number`` ("Figure 3"). Raises `DeepvisError` for a label
+    used twice or a reference to a label that `cells` do not show (`where` names the write-up).
+    """
+    names: dict[str, str] = {}
+    counts = dict.fromkeys(KINDS, 0)
+    for meta in captioned(cells):
+        ref = f"{meta['kind']}:{meta['label']}"
+        if ref in names:
+            raise DeepvisError(f"{where}: the label {ref!r} is used by two items; make it unique")
+        counts[meta["kind"]] += 1
+        names[ref] = meta["number"] = f"{KINDS[meta['kind']]} {counts[meta['kind']]}"
+
+    def resolve(text: str) -> str:
+        def one(match: re.Match) -> str:
+            ref = f"{match.group(1)}:{match.group(2)}"
+            if ref not in names:
+                raise DeepvisError(
+                    f"{where}: [[{ref}]] refers to nothing that this write-up shows; "
+                    f"known: {sorted(names)}"
+                )
+            return names[ref]
+
+        return REFERENCE.sub(one, text)
+
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = resolve(cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/markdown" in data:
+                data["text/markdown"] = resolve(data["text/markdown"])
+    return names
+
+
 def preface_cell() -> NotebookNode:
-    """The combined report's opening note: one exercise is asked for; where each one is."""
+    """The technical report's opening note: what it holds, and the two hand-ins."""
     files = " and ".join(f"**{e.key}.pdf** ({e.title.split(':')[0]})" for e in EXERCISES)
     text = (
         "## About this document\n\n"
-        "The assignment asks for one of its two exercises. Both were completed; each is also "
-        f"rendered as a complete hand-in of its own: {files}, with the same content as the two "
-        "parts below. Each part opens with a short description of the experiments and ends "
-        "with conclusions; analyses beyond the assignment's steps are in each part's appendix."
+        "This technical report holds both exercises of the assignment with every analysis in "
+        "full. The assignment asks for one exercise; each is also rendered as a short hand-in "
+        f"of its own, {files}, which answer the assignment's steps with the same experiments "
+        "and keep only the analyses that most support the answer. Each part below opens with "
+        "a short description of the experiments and ends with conclusions; everything beyond "
+        "the assignment's steps is in each part's appendix."
     )
     return nbformat.v4.new_markdown_cell(text, id="preface")
 
@@ -275,15 +375,16 @@ def writeup(
         for k, exercise in enumerate(EXERCISES):
             if k:
                 body.append(_latex("\\clearpage", f"{exercise.key}-break"))
-            body += exercise_cells(exercise, notebooks, heading=True)
+            body += exercise_cells(exercise, notebooks, heading=True, technical=True)
     else:
         exercise = next((e for e in EXERCISES if e.key == key), None)
         if exercise is None:
             raise DeepvisError(f"unknown write-up {key!r}; choose from {write_up_names()}")
         title, body = exercise.title, exercise_cells(exercise, notebooks, heading=False)
+    number_captions(body, key)
     subtitle = f"{COURSE}, Programming Assignment #4" if key != COMBINED else COURSE
     lines = [f"# {title}", "", f"**{subtitle}**"]
-    lines += [f"{part}" for part in (block.byline(), block.date) if part]
+    lines += [as_typed_html(part) for part in (block.byline(), block.date) if part]
     front = [
         nbformat.v4.new_markdown_cell("\n\n".join(lines), id="title"),
         nbformat.v4.new_markdown_cell(

@@ -1,0 +1,136 @@
+"""How long to fine-tune the denoising CAE: its quality against epochs from the trained CAE.
+
+``python -m deepvis.cae.finetune 4 6`` (``make finetune``) fine-tunes the report's plain CAE on
+noisy inputs with the denoising CAE's schedule (`deepvis.cae.config.FINETUNE`: Adam with a
+cosine decay over all the epochs of the run) once for each number of epochs given, and scores
+each model before fine-tuning and after every epoch on the fixed noisy test set
+(`noise.noisy_test_set`): mean PSNR (dB) and SSIM against the clean images, and the test binary
+cross-entropy. Each run is trained through the weight cache, so the one the report uses is not
+trained again. The curves are saved in ``report/finetune.json`` (a full-run result; the
+screening has no quick mode), which the technical report reads (`load_runs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from deepvis.cae import quality
+from deepvis.cae.config import CAEConfig, denoising_config
+from deepvis.cae.noise import noisy_test_set
+from deepvis.config import paths
+from deepvis.errors import DeepvisError, cli_errors
+from deepvis.files import atomic_write_json
+
+#: The fine-tuning budgets screened by default (epochs).
+SCREEN_EPOCHS = (4, 6)
+
+#: The same network trained from scratch on noisy inputs (16 epochs, Adam 2e-3 with a cosine
+#: decay), before the denoising CAE was fine-tuned: the committed full run of commit 353f646
+#: (``report/metrics.json``: dcae.psnr, dcae.ssim, dcae.test_bce), measured on the same fixed
+#: noisy test set. The fine-tuned model must do at least as well (issue #20).
+FROM_SCRATCH = {"epochs": 16, "psnr": 15.6764, "ssim": 0.510996, "test_bce": 0.335236}
+
+
+class QualityPerEpoch(keras.callbacks.Callback):
+    """Scores of the model on a fixed noisy test set before training and after every epoch.
+
+    `x_noisy`, `x_clean`: float32 (N, 28, 28, 1), the model's inputs and the clean targets.
+    `rows` gets one ``{"epoch", "psnr", "ssim", "test_bce"}`` dict per evaluation (epoch 0: the
+    starting weights).
+    """
+
+    def __init__(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> None:
+        super().__init__()
+        self.x_noisy, self.x_clean = x_noisy, x_clean
+        self.rows: list[dict[str, float]] = []
+
+    def _score(self, epoch: int) -> None:
+        out = quality.predict(self.model, self.x_noisy)
+        row = {"epoch": epoch, **quality.scores(self.x_clean, out)}
+        row["test_bce"] = quality.bce(self.x_clean, out)
+        self.rows.append(row)
+        print(
+            f"fine-tuning epoch {epoch}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}, "
+            f"test BCE {row['test_bce']:.4f}",
+            flush=True,
+        )
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._score(0)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._score(epoch + 1)
+
+
+def screen(config: CAEConfig, x_train: np.ndarray, x_test: np.ndarray) -> pd.DataFrame:
+    """Fine-tune `config` (which must start from another configuration: ``init_from``) into the
+    weight cache, scoring it after every epoch (`QualityPerEpoch`). Returns a DataFrame indexed
+    by epoch (0 .. ``config.epochs``) with columns ``psnr`` (dB), ``ssim`` and ``test_bce``.
+
+    Raises `DeepvisError` when `config` is cached already (its curve would not be measured).
+    """
+    from deepvis.cae.train import fit_or_load, is_cached
+
+    if config.init_from is None:
+        raise DeepvisError(
+            f"{config.name}: the fine-tuning screen needs a configuration with init_from"
+        )
+    if is_cached(config):
+        raise DeepvisError(
+            f"{config.name} ({config.epochs} epochs) is cached already; its per-epoch scores "
+            "are measured only while it trains"
+        )
+    x_eval = x_test[: config.test_subset] if config.test_subset else x_test
+    scores = QualityPerEpoch(noisy_test_set(x_eval, config), x_eval)
+    fit_or_load(config, x_train, x_test, verbose=0, callbacks=[scores])
+    return pd.DataFrame(scores.rows).set_index("epoch")
+
+
+def runs_path() -> Path:
+    """``report/finetune.json`` of the full run."""
+    return paths().root / "report" / "finetune.json"
+
+
+def load_runs(path: Path | None = None) -> dict[int, pd.DataFrame]:
+    """The screened runs that `main` saved: number of epochs -> its `screen` curve ({} when the
+    screen was never run)."""
+    path = path or runs_path()
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text())
+    return {int(n): pd.DataFrame(run["rows"]).set_index("epoch") for n, run in saved.items()}
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """Command line: screen the fine-tuning budgets and save their curves."""
+    from deepvis.data import load_fashion_mnist
+
+    parser = argparse.ArgumentParser(
+        prog="python -m deepvis.cae.finetune", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("epochs", type=int, nargs="*", default=list(SCREEN_EPOCHS))
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.epochs):
+        raise DeepvisError(f"every number of epochs must be at least 1, got {args.epochs}")
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    for n in args.epochs:
+        config = denoising_config(epochs=n)
+        print(f"fine-tuning for {n} epochs ({config.key()})", flush=True)
+        curve = screen(config, x_train, x_test)
+        saved = json.loads(runs_path().read_text()) if runs_path().is_file() else {}
+        rows = curve.reset_index().to_dict(orient="records")
+        saved[str(n)] = {"config": config.key(), "rows": rows}
+        atomic_write_json(runs_path(), saved)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The denoising CAE fine-tuned from the plain CAE, and the screen of its fine-tuning epochs."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from deepvis.cae import finetune, quality
+from deepvis.cae import train as train_mod
+from deepvis.cae.config import CAEConfig, denoising_config
+from deepvis.cae.noise import noisy_test_set
+from deepvis.errors import DeepvisError
+
+BASE = CAEConfig(
+    name="tiny",
+    filters=(4, 8, 8),
+    epochs=2,
+    batch_size=64,
+    learning_rate=3e-3,
+    lr_schedule="constant",
+    train_subset=512,
+    test_subset=128,
+)
+DENOISE = replace(BASE, name="tiny-denoising", noise_std=1.0, init_from=BASE, learning_rate=1e-3)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:28, :28]
+    centres = rng.uniform(8, 20, size=(640, 2))
+    x = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 30.0)
+    x = x.astype("float32")[..., None]
+    return x[:512], x[512:]
+
+
+def test_fine_tuning_starts_from_the_cached_base_weights(project_home, images):
+    base = train_mod.fit_or_load(BASE, *images, verbose=0)
+    x_test = images[1]
+    x_noisy = noisy_test_set(x_test, DENOISE)
+    before = quality.bce(x_test, quality.predict(base.autoencoder, x_noisy))
+    curve = finetune.screen(replace(DENOISE, epochs=1), *images)
+    # Epoch 0 scores the plain CAE itself on the noisy test set.
+    assert curve.loc[0, "test_bce"] == pytest.approx(before, rel=1e-6)
+    assert curve.loc[1, "test_bce"] < before  # one epoch on noisy inputs already helps
+
+
+def test_the_screened_run_is_the_cached_model(project_home, images):
+    config = replace(DENOISE, epochs=2)
+    curve = finetune.screen(config, *images)
+    assert list(curve.index) == [0, 1, 2]
+    cached = train_mod.fit_or_load(config, *images, verbose=0)
+    assert cached.loaded  # the screen trained it into the cache: nothing trains again
+    out = quality.predict(cached.autoencoder, noisy_test_set(images[1], config))
+    assert curve.loc[2, "psnr"] == pytest.approx(quality.scores(images[1], out)["psnr"], abs=1e-9)
+    with pytest.raises(DeepvisError, match="cached already"):
+        finetune.screen(config, *images)
+
+
+def test_same_fine_tuning_same_weights(project_home, images):
+    (a, ha), (b, hb) = (train_mod.train(DENOISE, *images, verbose=0) for _ in range(2))
+    assert ha["loss"] == hb["loss"]
+    for wa, wb in zip(a.autoencoder.get_weights(), b.autoencoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_screen_refuses_a_configuration_without_a_start(images):
+    with pytest.raises(DeepvisError, match="init_from"):
+        finetune.screen(replace(DENOISE, init_from=None), *images)
+
+
+def test_init_from_must_share_the_architecture():
+    with pytest.raises(DeepvisError, match="same architecture"):
+        replace(DENOISE, filters=(4, 8, 16))
+
+
+def test_the_report_denoising_cae_fine_tunes_the_report_cae(monkeypatch):
+    monkeypatch.delenv("DEEPVIS_QUICK", raising=False)
+    from deepvis.cae.config import FINETUNE, cae_config
+
+    config = denoising_config()
+    assert config.init_from == cae_config() and config.noise_std == 1.0
+    assert config.epochs == FINETUNE["epochs"] < cae_config().epochs
+    plain = cae_config()
+    assert (config.learning_rate, config.lr_schedule) == (plain.learning_rate, plain.lr_schedule)
+    assert cae_config().key() == "cae-771d467e09e7"  # the plain CAE's cache key is unchanged
