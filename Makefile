@@ -7,8 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 APT_PACKAGES := $(shell PYTHONPATH=src $(PYTHON) -c 'import deepvis.config as c; print(c.all_apt_packages())')
-ifeq ($(QUICK),1)
-export DEEPVIS_QUICK := 1
+ifdef QUICK
+export DEEPVIS_QUICK := $(QUICK)
 endif
 # make report AUTHOR="..." STUDENT_ID="..." GRADCAM_MODEL=vgg16 GRADCAM_IMAGES=DIR
 ifdef AUTHOR
@@ -24,7 +24,7 @@ ifdef GRADCAM_IMAGES
 export DEEPVIS_GRADCAM_IMAGES := $(GRADCAM_IMAGES)
 endif
 
-.PHONY: setup apt data test report train lab bench variants lint clean-quick
+.PHONY: setup apt data test report train lab bench variants finetune lint clean-quick
 
 setup: $(STAMP)
 
@@ -82,6 +82,10 @@ train: data
 # The screening of CAE variants that Exercise 1's appendix reports (report/variants.json).
 variants: data
 	$(PY) -m deepvis.cae.variants
+
+# The screen of the denoising CAE's fine-tuning budgets (report/finetune.json, technical report).
+finetune: data
+	$(PY) -m deepvis.quiet deepvis.cae.finetune
 
 lint: setup
 	$(VENV)/bin/ruff check src tests notebooks

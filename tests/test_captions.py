@@ -47,3 +47,30 @@ def test_listing_quotes_the_lines_between_markers():
     assert whole.startswith("```python\ndef _example(x):\n") and whole.endswith("return z\n```")
     with pytest.raises(DeepvisError, match="not found"):
         captions.listing(_example, "nowhere")
+
+
+def _call(a, b):
+    return dict(
+        first=a,
+        second=b,
+    )
+
+
+def test_listing_continues_to_the_closing_bracket():
+    assert captions.listing(_call, "return dict(", "first=a") == (
+        "```python\nreturn dict(\n    first=a,\n    second=b,\n)\n```"
+    )
+
+
+def test_text_table_keeps_the_text_verbatim(monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        "IPython.display.display", lambda obj, raw, metadata: shown.append((obj, metadata))
+    )
+    captions.text_table("a_b & {c}\n<d>", label="s", caption="A summary.")
+    ((bundle, meta),) = shown
+    assert bundle["text/latex"] == (
+        "\\begin{Verbatim}[fontsize=\\footnotesize]\na_b & {c}\n<d>\n\\end{Verbatim}"
+    )
+    assert bundle["text/html"] == '<pre class="deepvis-text">a_b &amp; {c}\n&lt;d&gt;</pre>'
+    assert meta["deepvis"]["kind"] == "tab"

@@ -1,4 +1,5 @@
-"""Shared configuration: paths shown relative to the project, and the environment defaults."""
+"""Shared configuration: quick mode, where outputs go, paths shown relative to the project, and
+the environment defaults."""
 
 import os
 import subprocess
@@ -6,13 +7,60 @@ import sys
 
 import pytest
 
-from deepvis.config import ENV_DEFAULTS, environment, shown
+from deepvis.config import ENV_DEFAULTS, environment, paths, project_root, quick_mode, shown
 
 
 def test_shown_paths_are_relative_inside_the_project(project_home, tmp_path_factory):
     assert shown(project_home / "data" / "models" / "cae-x") == "data/models/cae-x"
     outside = tmp_path_factory.mktemp("elsewhere")
     assert shown(outside) == str(outside.resolve())
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "TRUE", " Yes\n"])
+def test_quick_mode_accepts_true_values(monkeypatch, value):
+    monkeypatch.setenv("DEEPVIS_QUICK", value)
+    assert quick_mode() is True
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "false", "no", "off", "2"])
+def test_quick_mode_is_off_otherwise(monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv("DEEPVIS_QUICK", raising=False)
+    else:
+        monkeypatch.setenv("DEEPVIS_QUICK", value)
+    assert quick_mode() is False
+
+
+def test_full_run_outputs_are_the_committed_folders(project_home):
+    where = paths()
+    assert where.root == project_home
+    assert where.figures == project_home / "figures"
+    assert where.report == project_home / "report"
+    assert where.metrics == project_home / "report" / "metrics.json"
+    assert where.notebooks_out == project_home / "notebooks"
+    assert where.models == project_home / "data" / "models"
+
+
+def test_quick_mode_sends_every_output_to_build_quick(project_home, monkeypatch):
+    monkeypatch.setenv("DEEPVIS_QUICK", "yes")
+    where = paths()
+    quick = project_home / "build" / "quick"
+    outputs = [where.figures, where.report, where.metrics, where.notebooks_out]
+    assert outputs == [
+        quick / "figures",
+        quick / "report",
+        quick / "report" / "metrics.json",
+        quick / "notebooks",
+    ]
+    for committed in ("figures", "report", "notebooks"):
+        assert not any(p.is_relative_to(project_home / committed) for p in outputs)
+    # Inputs and the weight cache are shared: a quick run reuses them.
+    assert where.data == project_home / "data" and where.models == project_home / "data" / "models"
+
+
+def test_project_root_defaults_to_the_checkout(monkeypatch):
+    monkeypatch.delenv("DEEPVIS_HOME", raising=False)
+    assert (project_root() / "src" / "deepvis" / "config.py").is_file()
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from deepvis import metrics
 
@@ -15,24 +16,27 @@ def test_update_merges_and_converts(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no temp files left
 
 
+def test_update_overwrites_a_key_and_rounds_nested_floats(tmp_path):
+    path = tmp_path / "metrics.json"
+    metrics.update({"a": 1.0, "b": {"c": [np.float64(2 / 3), 7]}}, path)
+    merged = metrics.update({"a": 123456789.0}, path)
+    assert merged == {"a": 123457000.0, "b": {"c": [0.666667, 7]}}
+
+
 def test_load_missing_is_empty(tmp_path):
     assert metrics.load(tmp_path / "none.json") == {}
 
 
-def test_atomic_writes_get_ordinary_permissions(tmp_path):
-    import os
-
-    from deepvis.files import atomic_directory, atomic_write_text
-
-    mask = os.umask(0o022)
-    try:
-        path = atomic_write_text(tmp_path / "a.txt", "x")
-        with atomic_directory(tmp_path / "folder") as tmp:
-            (tmp / "f").write_text("y")
-    finally:
-        os.umask(mask)
-    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
-    assert oct((tmp_path / "folder").stat().st_mode & 0o777) == oct(0o755)
+@pytest.mark.parametrize("quick", [False, True])
+def test_default_file_follows_the_mode(project_home, monkeypatch, quick):
+    if quick:
+        monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    metrics.update({"cae.test_bce": 0.3})
+    expected = project_home / ("build/quick/report" if quick else "report") / "metrics.json"
+    assert json.loads(expected.read_text()) == {"cae.test_bce": 0.3}
+    assert metrics.load() == {"cae.test_bce": 0.3}
+    if quick:
+        assert not (project_home / "report").exists()  # the committed file is never touched
 
 
 def test_prefixed_keys():

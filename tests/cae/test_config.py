@@ -41,3 +41,12 @@ def test_a_later_field_at_its_default_keeps_the_earlier_key():
 def test_unknown_precision_is_refused_with_the_choices():
     with pytest.raises(DeepvisError, match="precision must be one of .*mixed_bfloat16.*'fp8'"):
         CAEConfig(precision="fp8")
+
+
+def test_quick_mode_shrinks_the_tsne_sample(monkeypatch):
+    from deepvis.cae.config import QUICK_TSNE_SAMPLE, TSNE_SAMPLE, tsne_sample
+
+    monkeypatch.delenv("DEEPVIS_QUICK", raising=False)
+    assert tsne_sample() == TSNE_SAMPLE
+    monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    assert tsne_sample() == QUICK_TSNE_SAMPLE < TSNE_SAMPLE

@@ -2,12 +2,13 @@
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
 
 from deepvis.cae import latent, quality
 from deepvis.data import CLASS_NAMES, flatten
+
+from . import known
 
 
 def clusters(n_per: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -62,12 +63,39 @@ def test_sample_indices_are_seeded_distinct_and_sorted():
     assert len(latent.sample_indices(50, 1000)) == 50
 
 
-def test_embedding_scores_and_table():
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (40, 28, 28, 1)).astype(np.float32)
-    y = np.arange(40) % 10
-    pca = latent.fit_pca(x)
-    scores = latent.embedding_scores(pca, x, y, x, y, trust_sample=30)
+def reference_silhouette(codes, labels):
+    """Rousseeuw's silhouette, written out: (b - a) / max(a, b) averaged over the points."""
+    dist = np.linalg.norm(codes[:, None] - codes[None], axis=-1)
+    values = []
+    for i, c in enumerate(labels):
+        same = (labels == c) & (np.arange(len(labels)) != i)
+        a = dist[i, same].mean()
+        b = min(dist[i, labels == other].mean() for other in set(labels) - {c})
+        values.append((b - a) / max(a, b))
+    return float(np.mean(values))
+
+
+def reference_trustworthiness(x, codes, k=5):
+    """Venna and Kaski's trustworthiness, written out: 1 - 2 / (n k (2n - 3k - 1)) times the sum,
+    over each point's k nearest neighbours in the codes, of how far (in rank) beyond its k
+    nearest in pixel space they are."""
+    n = len(x)
+    pixel_dist = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    code_dist = np.linalg.norm(codes[:, None] - codes[None], axis=-1)
+    rank = np.empty((n, n), dtype=int)
+    for i in range(n):
+        rank[i, np.argsort(pixel_dist[i])] = np.arange(n)  # 0 for the point itself
+    penalty = 0
+    for i in range(n):
+        for j in np.argsort(code_dist[i])[1 : k + 1]:
+            penalty += max(rank[i, j] - k, 0)
+    return 1.0 - 2.0 / (n * k * (2 * n - 3 * k - 1)) * penalty
+
+
+def test_embedding_scores_against_known_answers():
+    (x_train, y_train), (x_test, y_test) = known.known_split()
+    embedding = known.FirstPixels()
+    scores = latent.embedding_scores(embedding, x_train, y_train, x_test, y_test, trust_sample=30)
     assert set(scores) == {
         "knn5",
         "silhouette",
@@ -75,15 +103,71 @@ def test_embedding_scores_and_table():
         "trustworthiness_all",
         "test_bce",
     }
+    assert scores["knn5"] == known.KNN5  # 0.75; with train and test swapped it would be 1.0
+    pixels = flatten(x_test).astype(np.float64)
+    codes = 10.0 * pixels[:, :2]
+    assert scores["silhouette"] == pytest.approx(reference_silhouette(codes, y_test), abs=1e-6)
     assert scores["trustworthiness_all"] == pytest.approx(
-        latent.trustworthiness(x, latent.embed(pca, x), n=len(x))
+        reference_trustworthiness(pixels, codes), abs=1e-9
     )
+    sample = latent.sample_indices(40, 30)
+    assert scores["trustworthiness"] == pytest.approx(
+        reference_trustworthiness(pixels[sample], codes[sample]), abs=1e-9
+    )
+    assert scores["trustworthiness_all"] < 1.0  # the third pixel is lost: not a trivial 1
+    assert scores["trustworthiness"] != scores["trustworthiness_all"]
+    assert scores["test_bce"] == pytest.approx(known.reconstruction_bce(x_test), rel=1e-5)
+
+
+def test_comparison_table_and_metric_values():
+    table = latent.comparison_table(
+        {
+            "CAE": {"knn5": 0.7, "silhouette": 0.1, "test_bce": 0.32},
+            "PCA": {"knn5": 0.5, "silhouette": -0.05, "test_bce": 0.39},
+            "t-SNE": {"knn5": 0.8, "silhouette": 0.3, "test_bce": float("nan")},
+        }
+    )
+    assert list(table.index) == ["CAE", "PCA", "t-SNE"] and table.index.name == "embedding"
+    assert list(table.columns) == ["knn5", "silhouette", "test_bce"]
+    assert latent.metric_values(table) == {
+        "cae.knn5": 0.7,
+        "cae.silhouette": 0.1,
+        "cae.test_bce": 0.32,
+        "pca.knn5": 0.5,
+        "pca.silhouette": -0.05,
+        "pca.test_bce": 0.39,
+    }
+    assert latent.metric_values(table, names=["t-SNE"])["t-sne.knn5"] == 0.8
+
+
+def test_confused_within_counts_only_wrong_images_of_the_group():
+    t_shirt, trouser, pullover, coat, shirt, bag = 0, 1, 2, 4, 6, 8
+    y_true = np.array([t_shirt, t_shirt, pullover, coat, shirt, trouser, trouser, shirt])
+    y_pred = np.array([pullover, t_shirt, bag, shirt, t_shirt, pullover, trouser, shirt])
+    # Wrong within the upper-body group: T-shirt->Pullover, Pullover->Bag, Coat->Shirt,
+    # Shirt->T-shirt; three of the four stay in the group. Trouser->Pullover is not the
+    # group's mistake, and the correct predictions do not count.
+    assert latent.confused_within(y_true, y_pred, latent.UPPER_BODY) == 0.75
+    assert latent.confused_within(y_true, y_pred, ["Trouser", "Bag"]) == 0.0  # 1 wrong, left
+    assert latent.confused_within(y_true, y_pred, ["Coat", "Bag"]) == 0.0
+
+
+def test_confused_within_is_nan_when_no_image_of_the_group_is_wrong():
+    y = np.array([0, 2, 4, 6, 1])
+    assert np.isnan(latent.confused_within(y, y, latent.UPPER_BODY))
+    wrong_elsewhere = np.array([0, 2, 4, 6, 2])  # only the Trouser is wrong
+    assert np.isnan(latent.confused_within(y, wrong_elsewhere, latent.UPPER_BODY))
+    assert np.isnan(latent.confused_within(y, y, ["Bag"]))  # no image of the class at all
+
+
+def test_embedding_scores_of_a_pca_are_those_of_its_reconstruction():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (40, 28, 28, 1)).astype(np.float32)
+    y = np.arange(40) % 10
+    pca = latent.fit_pca(x)
+    scores = latent.embedding_scores(pca, x, y, x, y, trust_sample=30)
     expected = quality.bce(x, np.clip(pca.inverse_transform(pca.transform(flatten(x))), 0, 1))
     assert scores["test_bce"] == pytest.approx(expected, rel=1e-6)
-    table = latent.comparison_table({"A": scores, "B": {"knn5": 0.5}})
-    assert isinstance(table, pd.DataFrame)
-    assert list(table.index) == ["A", "B"] and table.index.name == "embedding"
-    assert list(table.columns)[:3] == ["knn5", "silhouette", "trustworthiness"]
 
 
 def test_cae_embedding_follows_the_pca_protocol():

@@ -4,6 +4,7 @@ import pytest
 from deepvis.cae import train as train_mod
 from deepvis.cae.config import CAEConfig
 from deepvis.cae.model import build_cae
+from deepvis.data import candidate_sources
 
 TINY = CAEConfig(
     name="tiny",
@@ -15,6 +16,20 @@ TINY = CAEConfig(
     train_subset=512,
     test_subset=128,
 )
+
+
+@pytest.fixture
+def fashion_mnist(project_home, tmp_path, monkeypatch):
+    """Fashion-MNIST read through a temporary Keras home (never ``~/.keras``), for this process
+    and the training processes it starts; skipped where no local copy is installed."""
+    from keras.src.backend import config as keras_config
+
+    if not candidate_sources():
+        pytest.skip("Fashion-MNIST not installed (make setup installs dataset-fashion-mnist)")
+    home = tmp_path / "keras"
+    monkeypatch.setenv("KERAS_HOME", str(home))  # read by spawned processes when Keras loads
+    monkeypatch.setattr(keras_config, "keras_home", lambda: str(home))  # this process: loaded
+    return home
 
 
 @pytest.fixture(scope="module")
@@ -110,28 +125,34 @@ def test_interrupted_save_leaves_no_cache(images, project_home, monkeypatch):
     assert list(models.iterdir()) == []
 
 
-def test_side_by_side_training_caches_the_same_weights_as_training_alone(project_home, capsys):
+def test_fit_all_trains_on_fashion_mnist_and_caches_the_weights_of_training_alone(
+    fashion_mnist, capsys
+):
     from dataclasses import replace
 
-    from deepvis.data import load_fashion_mnist
+    from deepvis.data import keras_dataset_dir, load_fashion_mnist
 
     small = replace(TINY, epochs=1, train_subset=256, test_subset=64)
     configs = [small, replace(small, name="tiny-denoising", noise_std=1.0)]
-    train_mod.fit_side_by_side(configs)
+    first = train_mod.fit_all(configs)
     out = capsys.readouterr().out
-    assert "training tiny, tiny-denoising side by side" in out
-    assert "tiny: trained 1 epochs, test BCE" in out
+    assert "tiny: trained 1 epochs, test BCE" in out and "tiny-denoising: trained" in out
+    assert keras_dataset_dir().is_relative_to(fashion_mnist)  # the files were placed there
     (x_train, _), (x_test, _) = load_fashion_mnist()
-    for config in configs:
+    for config, trained in zip(configs, first, strict=True):
         alone, _ = train_mod.train(config, x_train, x_test, verbose=0)
         cached = build_cae(config)
         cached.autoencoder.load_weights(train_mod.cache_dir(config) / train_mod.WEIGHTS)
-        for w1, w2 in zip(
-            alone.autoencoder.get_weights(), cached.autoencoder.get_weights(), strict=True
+        for w1, w2, w3 in zip(
+            alone.autoencoder.get_weights(),
+            cached.autoencoder.get_weights(),
+            trained.autoencoder.get_weights(),
+            strict=True,
         ):
             np.testing.assert_array_equal(w1, w2)
-    train_mod.fit_side_by_side(configs)  # everything cached: nothing trains again
-    assert capsys.readouterr().out.count(": cached in ") == 2
+            np.testing.assert_array_equal(w1, w3)
+    again = train_mod.fit_all(configs)  # everything cached: nothing trains again
+    assert all(t.loaded for t in again) and ": trained" not in capsys.readouterr().out
 
 
 def test_epoch_lines_name_the_model_and_the_losses(images, capsys):
@@ -139,3 +160,39 @@ def test_epoch_lines_name_the_model_and_the_losses(images, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == TINY.epochs
     assert lines[0].startswith("tiny  epoch 1/2  loss 0.") and "  test 0." in lines[0]
+
+
+def _trained(config: CAEConfig, history: dict) -> train_mod.TrainedCAE:
+    return train_mod.TrainedCAE(config, build_cae(config), history, cache_dir=None, loaded=True)
+
+
+def test_summary_reads_the_last_test_loss_and_counts_parameters_by_hand():
+    config = CAEConfig(filters=(2, 2, 2), batch_norm=False)
+    history = {"loss": [0.5, 0.4, 0.3], "val_loss": [0.45, 0.41, 0.35], "seconds": [2, 4, 6.0]}
+    trained = _trained(config, history)
+    # 28 -> 14 -> 7 -> 4: encoder convs (9*1+1)*2 + 2 * (9*2+1)*2, code Dense 4*4*2 -> 2;
+    # decoder Dense 2 -> 32, three convs (9*2+1)*2, output conv 9*2+1.
+    encoder = 20 + 2 * 38 + (32 * 2 + 2)
+    decoder = (2 * 32 + 32) + 3 * 38 + 19
+    assert trained.summary() == {
+        "test_bce": 0.35,
+        "params": encoder + decoder,
+        "epochs": 3,
+        "seconds_per_epoch": 4.0,
+    }
+    assert trained.test_bce == 0.35 and isinstance(trained.summary()["params"], int)
+
+
+def test_test_bce_is_the_loss_of_the_reconstructed_test_images(images):
+    """The history's last test loss, recomputed by hand: mean binary cross-entropy per pixel
+    of the trained autoencoder's output on the test subset (Keras' epsilon clip)."""
+    from dataclasses import replace
+
+    config = replace(TINY, epochs=1)
+    cae, history = train_mod.train(config, *images, verbose=0)
+    trained = train_mod.TrainedCAE(config, cae, history, cache_dir=None, loaded=False)
+    target = images[1][: config.test_subset].astype(np.float64)
+    p = np.clip(cae.autoencoder.predict(images[1][: config.test_subset], verbose=0), 1e-7, 1 - 1e-7)
+    expected = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
+    assert trained.test_bce == pytest.approx(expected, rel=1e-4)
+    assert trained.summary()["test_bce"] == trained.test_bce

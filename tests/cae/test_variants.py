@@ -7,6 +7,8 @@ from deepvis.cae import variants
 from deepvis.cae.model import check_symmetric
 from deepvis.errors import DeepvisError
 
+from . import known
+
 
 def test_every_variant_is_a_valid_symmetric_2d_configuration():
     for name in variants.VARIANTS:
@@ -38,32 +40,62 @@ def test_missing_results_file_reads_as_empty(tmp_path):
     assert variants.load_results(tmp_path / "variants.json") == {}
 
 
-def test_score_and_run_merge_rows(project_home, monkeypatch):
-    from deepvis.cae.config import CAEConfig
-    from deepvis.cae.train import fit_or_load
+def _first_pixels_cae(history):
+    """A `TrainedCAE` whose Keras encoder and decoder are `known.FirstPixels`: 1,568 weights."""
+    import keras
 
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(300, 28, 28, 1)).astype("float32")
-    y = np.arange(300) % 10
-    data = ((x[:200], y[:200]), (x[200:], y[200:]))
-    tiny = CAEConfig(name="variant", filters=(4, 4, 4), epochs=1, batch_size=100)
-    trained = fit_or_load(tiny, x[:200], x[200:], verbose=0)
+    from deepvis.cae.model import CAE
+    from deepvis.cae.train import TrainedCAE
+
+    image = keras.Input((28, 28, 1))
+    codes = keras.layers.Lambda(lambda x: 10.0 * x[:, :2])(keras.layers.Flatten()(image))
+    encoder = keras.Model(image, codes)
+    code_in = keras.Input((2,))
+    dense = keras.layers.Dense(784, use_bias=False)
+    decoder = keras.Model(code_in, keras.layers.Reshape((28, 28, 1))(dense(code_in)))
+    kernel = np.zeros((2, 784), dtype=np.float32)
+    kernel[0, 0] = kernel[1, 1] = 0.1
+    dense.set_weights([kernel])
+    cae = CAE(keras.Model(image, decoder(encoder(image))), encoder, decoder)
+    config = variants.variant_config("16-32-64")
+    return TrainedCAE(config, cae, history, cache_dir=None, loaded=True)
+
+
+def test_score_and_run_rows_against_known_answers(project_home, monkeypatch):
+    data = known.known_split()
+    history = {"loss": [0.4, 0.3], "val_loss": [0.41, 0.31], "seconds": [3.0, 5.0]}
+    trained = _first_pixels_cae(history)
     row = variants.score(trained, data)
-    assert set(row) >= {"knn5", "silhouette", "trustworthiness", "test_bce", "params"}
-    assert 0.0 <= row["knn5"] <= 1.0 and row["epochs"] == 1
-    assert row["test_bce"] == pytest.approx(trained.test_bce, rel=1e-4)
+    assert row["knn5"] == known.KNN5
+    assert row["test_bce"] == pytest.approx(known.reconstruction_bce(data[1][0]), rel=1e-5)
+    assert 0 < row["trustworthiness"] < 1 and -1 <= row["silhouette"] <= 1
+    assert (row["epochs"], row["seconds_per_epoch"], row["params"]) == (2, 4.0, 2 * 784)
 
-    # run(): every variant trains with the tiny settings; rows merge into one JSON file.
-    monkeypatch.setattr(variants, "VARIANTS", {"a": dict(filters=(4, 4, 4)), "b": {}})
-    monkeypatch.setattr(variants, "variant_config", lambda name, epochs: tiny)
+    # run(): one row per variant and budget, merged into one JSON file.
+    fitted = []
+
+    def fit_or_load(config, x_train, x_test, verbose):
+        fitted.append((config.filters, config.epochs, len(x_train), len(x_test)))
+        return trained
+
+    monkeypatch.setattr("deepvis.cae.train.fit_or_load", fit_or_load)
     monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: data)
     out = project_home / "report" / "variants.json"
-    variants.run(["a"], epochs=1, path=out)
-    variants.run(["b"], epochs=1, path=out)
-    variants.run(["a"], epochs=2, path=out)  # a second budget adds a row, keeps the first
+    variants.run(["16-32-64"], epochs=1, path=out)
+    variants.run(["32-64-128"], epochs=1, path=out)
+    variants.run(["16-32-64"], epochs=2, path=out)  # a second budget adds a row, keeps the first
+    assert fitted == [
+        ((16, 32, 64), 1, 100, 40),
+        ((32, 64, 128), 1, 100, 40),
+        ((16, 32, 64), 2, 100, 40),
+    ]
     rows = json.loads(out.read_text())
-    assert list(rows) == ["a", "b"] and list(rows["a"]) == ["1", "2"]
-    assert rows["a"]["1"]["config"] == tiny.key() and rows["b"]["1"]["knn5"] == row["knn5"]
+    assert list(rows) == ["16-32-64", "32-64-128"] and list(rows["16-32-64"]) == ["1", "2"]
+    assert rows["32-64-128"]["1"]["config"] == variants.variant_config("32-64-128", 1).key()
+    assert rows["16-32-64"]["2"]["config"] == variants.variant_config("16-32-64", 2).key()
+    for runs in rows.values():
+        for saved in runs.values():
+            assert saved["knn5"] == known.KNN5 and saved["params"] == 2 * 784
 
 
 def test_levers_name_real_variants_and_effects_are_differences():

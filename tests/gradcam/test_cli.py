@@ -53,7 +53,7 @@ def test_all_good_images_exit_0_with_figures_and_json(cli, images, tmp_path, cap
         "ramp_gradcam.png",
     ]
     record = json.loads((out / "ramp.json").read_text())
-    assert record["model"] == "efficientnet-lite0" and record["layer"] == "top_activation"
+    assert record["model"] == "efficientnet-lite0" and record["layer"] == "block10_add"
     assert record["size"] == [120, 80]
     assert [r["rank"] for r in record["top"]] == [1, 2]
     assert record["top"][0]["probability"] >= record["top"][1]["probability"]

@@ -72,6 +72,40 @@ def test_softmax_ending_uses_pre_softmax_scores(model, x):
     assert soft.get_layer("dense").activation is keras.activations.softmax  # restored
 
 
+def _with_softmax_ending(model, ending):
+    """`model` (ending in a linear Dense) followed by a separate softmax layer, same weights."""
+    return keras.Model(model.input, ending(model.output))
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [keras.layers.Softmax, lambda: keras.layers.Activation("softmax")],
+    ids=["Softmax", "Activation(softmax)"],
+)
+def test_a_softmax_layer_at_the_end_is_skipped(model, x, ending):
+    """Grad-CAM differentiates the logits: the maps, scores and classes of conv -> GAP -> Dense
+    -> softmax layer are those of the network without the softmax (the CAM identity holds)."""
+    soft = _with_softmax_ending(model, ending())
+    np.testing.assert_allclose(np.asarray(soft(x)).sum(axis=1), 1.0, atol=1e-5)  # really softmax
+    cam = GradCAM(soft, "conv")
+    assert cam.num_classes == N_CLASSES
+    result = cam.compute(x, top=2)
+    logits = np.asarray(model(x))
+    np.testing.assert_allclose(result.scores, np.take_along_axis(logits, result.classes, 1), 1e-5)
+    np.testing.assert_allclose(result.logits, logits, atol=1e-5)
+    np.testing.assert_allclose(cam.logits(x), logits, atol=1e-5)
+    features = np.asarray(keras.Model(model.input, model.get_layer("conv").output)(x))
+    weights = model.get_layer("dense").kernel.numpy()
+    for n in range(len(x)):
+        for j, c in enumerate(result.classes[n]):
+            expected = np.maximum(features[n] @ weights[:, c], 0) / 36
+            np.testing.assert_allclose(result.raw[n, j], expected, atol=1e-5)
+    probs = np.asarray(soft(x))
+    np.testing.assert_allclose(
+        result.probabilities, np.take_along_axis(probs, result.classes, 1), atol=1e-5
+    )
+
+
 def test_maps_are_normalised_and_zero_maps_are_reported(model, x):
     result = GradCAM(model, "conv").compute(x, top=N_CLASSES)
     assert np.all(np.isfinite(result.maps)) and result.maps.max() <= 1.0
@@ -84,9 +118,11 @@ def test_maps_are_normalised_and_zero_maps_are_reported(model, x):
 
 
 def test_vgg16_block5_conv3_map_is_14x14():
+    """VGG-16's convolutions without its 124-million-weight dense head (average-pooled features
+    stand in for the scores): block5_conv3 is 14x14 for a 224x224 input."""
     from keras.applications import VGG16
 
-    vgg = VGG16(weights=None, classifier_activation=None)
+    vgg = VGG16(weights=None, include_top=False, pooling="avg", input_shape=(224, 224, 3))
     result = GradCAM(vgg, "block5_conv3").compute(np.zeros((1, 224, 224, 3), np.float32), top=1)
     assert result.maps.shape == (1, 1, 14, 14)
 

@@ -87,3 +87,35 @@ def test_guided_backprop_fails_the_sanity_check_and_grad_cam_passes(lite0_net, t
 def test_to_image_is_grey_for_zero_and_uint8():
     picture = to_image(np.zeros((4, 5, 3)))
     assert picture.dtype == np.uint8 and picture.shape == (4, 5, 3) and np.all(picture == 127)
+
+
+def test_guided_grad_cam_upsamples_a_coarser_grid_bilinearly():
+    """A 3x3 grid under a 6x6 input: each CAM map is enlarged x2 with bilinear interpolation
+    (half-pixel centres, edges clamped) before it multiplies the guided gradients. Along each
+    axis that is the matrix below, written out by hand."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="coarse")(x)
+    outputs = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    x_in = np.random.default_rng(5).normal(size=(2, 6, 6, 3)).astype(np.float32)
+    result = GuidedGradCAM(model, "coarse").compute(x_in, top=2)
+    cam = GradCAM(model, "coarse").compute(x_in, classes=result.classes)
+    guided = GuidedBackprop(model).compute(x_in, classes=result.classes)
+    assert cam.maps.shape == (2, 2, 3, 3)
+    up = np.array(
+        [
+            [1.0, 0.0, 0.0],
+            [0.75, 0.25, 0.0],
+            [0.25, 0.75, 0.0],
+            [0.0, 0.75, 0.25],
+            [0.0, 0.25, 0.75],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    big = np.einsum("Hh,nkhw,Ww->nkHW", up, cam.maps, up)  # (2, 2, 6, 6)
+    assert not np.allclose(big[..., ::2, ::2], big[..., 1::2, 1::2])  # not a blocky repeat
+    expected = guided.gradients * big[..., None]
+    np.testing.assert_allclose(result.gradients, expected, atol=1e-6)

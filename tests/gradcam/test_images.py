@@ -88,7 +88,7 @@ def test_overlay_blends_colours():
 def test_gradcam_images_from_a_folder(tmp_path, monkeypatch):
     from deepvis.gradcam import testimages
 
-    for name in testimages.SOURCES:
+    for name in testimages.COURSE_FILES:
         Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / name)
     monkeypatch.setenv("DEEPVIS_GRADCAM_IMAGES", str(tmp_path))
     paths = testimages.image_paths()
@@ -106,3 +106,56 @@ def test_gradcam_images_folder_missing_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPVIS_GRADCAM_IMAGES", str(tmp_path / "nope"))
     with pytest.raises(DeepvisError, match="is not a folder"):
         testimages.image_paths()
+
+
+def _four_colours() -> np.ndarray:
+    """A 16x32 RGB picture in four solid quadrants: red, green / blue, yellow (top / bottom)."""
+    image = np.zeros((16, 32, 3), dtype=np.uint8)
+    image[:8, :16], image[:8, 16:] = (255, 0, 0), (0, 255, 0)
+    image[8:, :16], image[8:, 16:] = (0, 0, 255), (255, 255, 0)
+    return image
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_colour_pixels_keep_rgb_order(tmp_path, fmt):
+    """Each channel where it belongs (a grey image could not show an RGB/BGR swap)."""
+    path = tmp_path / f"colours.{fmt.lower()}"
+    Image.fromarray(_four_colours()).save(path, format=fmt, quality=95)
+    image = images.load_image(path)
+    assert image.shape == (16, 32, 3)
+    tolerance = 0 if fmt == "PNG" else 12  # JPEG's colour subsampling blurs the edges only
+    for (row, col), colour in {
+        (2, 4): (255, 0, 0),
+        (2, 28): (0, 255, 0),
+        (13, 4): (0, 0, 255),
+        (13, 28): (255, 255, 0),
+    }.items():
+        assert np.abs(image[row, col].astype(int) - colour).max() <= tolerance, (row, col)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "upright"),
+    [
+        (1, lambda a: a),
+        (3, lambda a: np.rot90(a, 2)),  # stored upside down
+        (6, lambda a: np.rot90(a, -1)),  # stored turned left: shown turned 90 degrees clockwise
+        (8, lambda a: np.rot90(a, 1)),  # stored turned right
+        (2, lambda a: a[:, ::-1]),  # mirrored
+    ],
+)
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_exif_orientation_is_applied(tmp_path, orientation, upright, fmt):
+    stored = _four_colours()
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # the EXIF Orientation tag
+    path = tmp_path / f"photo.{fmt.lower()}"
+    Image.fromarray(stored).save(path, format=fmt, exif=exif, quality=95)
+    expected = upright(stored)
+    image = images.load_image(path)
+    assert image.shape == expected.shape
+    # Compare the quadrants' centres (JPEG blurs the colour edges).
+    rows = [expected.shape[0] // 4, 3 * expected.shape[0] // 4]
+    cols = [expected.shape[1] // 4, 3 * expected.shape[1] // 4]
+    for r in rows:
+        for c in cols:
+            assert np.abs(image[r, c].astype(int) - expected[r, c]).max() <= 12, (r, c)

@@ -38,9 +38,11 @@ def test_gradcam_hirescam_xgradcam_and_cam_coincide_on_conv_gap_dense(model, x):
 
 def test_grad_cam_hirescam_and_cam_coincide_on_lite0(lite0_net, test_images):
     """Lite0's top_activation feeds GAP then the dense head: CAM = Grad-CAM = HiResCAM."""
+    from deepvis.gradcam.imagenet.lite0 import LITE0_TOP
+
     x = lite0_net.prepare(test_images)
-    results = GradCAM(lite0_net.model, lite0_net.layer).compute_all(x, ["gradcam", "hirescam"])
-    features = _features(lite0_net.model, x, lite0_net.layer)
+    results = GradCAM(lite0_net.model, LITE0_TOP).compute_all(x, ["gradcam", "hirescam"])
+    features = _features(lite0_net.model, x, LITE0_TOP)
     weights = lite0_net.model.get_layer("logits").kernel.numpy()  # (1280, 1000)
     classes = results["gradcam"].classes
     cam = np.maximum(np.einsum("nhwc,cnk->nkhw", features, weights[:, classes]), 0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell
@@ -15,10 +17,99 @@ from deepvis.report import build, check, execute, writeup
 from .helpers import executed, write
 
 
+@pytest.fixture(autouse=True)
+def _in_process(tmp_path, monkeypatch):
+    """Kernel connection files and IPython's history go to the temporary folder, not ``~``;
+    `build.main` leaves pytest's descriptor 2 and `sys.stderr` alone (no `quiet_terminal`)."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setattr(build, "quiet_terminal", lambda *args: None)
+
+
 @pytest.fixture
 def no_pdf(monkeypatch):
     """Pretend that xelatex is missing: builds stop after the HTML, fast."""
     monkeypatch.setattr(build, "missing_pdf_tools", lambda: ["xelatex"])
+
+
+@pytest.fixture
+def pdf_calls(monkeypatch):
+    """The PDF toolchain present, with a stand-in for LaTeX that records what it was given.
+
+    Each call is recorded as (write-up name, ``SOURCE_DATE_EPOCH``, ``FORCE_SOURCE_DATE``) as
+    they were while it ran; it returns ``%PDF-stand-in <name>``.
+    """
+    calls = []
+
+    def render_pdf(nb, name, source_dir):
+        env = os.environ
+        calls.append((name, env.get("SOURCE_DATE_EPOCH"), env.get("FORCE_SOURCE_DATE")))
+        return f"%PDF-stand-in {name}".encode()
+
+    monkeypatch.setattr(build, "missing_pdf_tools", lambda: [])
+    monkeypatch.setattr(build, "render_pdf", render_pdf)
+    return calls
+
+
+def _git_project(root: Path, commit_time: int) -> None:
+    """Make `root` a git checkout whose last commit is at `commit_time` (Unix seconds)."""
+    date = f"@{commit_time} +0000"
+    env = os.environ | {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "pinned"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            cwd=root,
+            env=env,
+            check=True,
+        )
+
+
+def test_source_date_is_the_environment_else_the_last_commit(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert build.source_date_epoch(tmp_path) is None  # not a git checkout
+    _git_project(tmp_path, 1659900000)
+    assert build.source_date_epoch(tmp_path) == 1659900000
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert build.source_date_epoch(tmp_path) == 1700000000
+
+
+def test_pdfs_are_rendered_with_the_commit_date_and_the_environment_restored(
+    tmp_path, project_home, pdf_calls, monkeypatch
+):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.delenv("FORCE_SOURCE_DATE", raising=False)
+    _git_project(project_home, 1659900000)  # 7 August 2022, 19:20 UTC
+    nbs = tmp_path / "nbs"
+    write(nbs, "01_part.ipynb", executed("Step 1: part").cells)
+    write(nbs, "04_part.ipynb", executed("Step 1: other").cells)
+    out = tmp_path / "report"
+    timings = build.build(nbs, nbs, out, execute=False)  # no error: the PDFs were made
+    names = writeup.write_up_names()
+    assert sorted(pdf_calls) == sorted((name, "1659900000", "1") for name in names)
+    for name in names:
+        assert (out / f"{name}.pdf").read_bytes() == f"%PDF-stand-in {name}".encode()
+        assert f"{name}.pdf" in timings.render
+        assert "7 August 2022" in (out / f"{name}.html").read_text(encoding="utf-8")
+    assert "SOURCE_DATE_EPOCH" not in os.environ and "FORCE_SOURCE_DATE" not in os.environ
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_a_failing_pdf_leaves_the_previous_report(tmp_path, pdf_calls, monkeypatch):
+    def failing_latex(nb, name, source_dir):
+        raise DeepvisError(f"xelatex failed on {name}")
+
+    monkeypatch.setattr(build, "render_pdf", failing_latex)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1659900000")
+    nbs = tmp_path / "nbs"
+    write(nbs, "01_part.ipynb", executed("Step 1: part").cells)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "report.pdf").write_bytes(b"previous")
+    with pytest.raises(DeepvisError, match="xelatex failed"):
+        build.build(nbs, nbs, out, execute=False)
+    assert [p.name for p in out.iterdir()] == ["report.pdf"]
+    assert (out / "report.pdf").read_bytes() == b"previous"
+    assert os.environ["SOURCE_DATE_EPOCH"] == "1659900000" and "FORCE_SOURCE_DATE" not in os.environ
 
 
 def test_build_without_xelatex_renders_html_then_fails_with_the_apt_command(
@@ -40,7 +131,7 @@ def test_build_without_xelatex_renders_html_then_fails_with_the_apt_command(
     assert "render  report.html" in capsys.readouterr().out  # the summary
     problems = check.check(out, nbs, browser=False)
     assert any("report.pdf is missing" in p for p in problems)
-    assert not any("images" in p for p in problems)
+    assert not any("embeds" in p for p in problems)  # enough images (uncaptioned here)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -106,6 +197,48 @@ def test_check_cli_fails_with_exit_2(tmp_path, capsys, monkeypatch):
     argv = ["--check", "--notebooks", str(tmp_path), "--report-dir", str(tmp_path)]
     assert build.main(argv) == 2
     assert "check failed: no executed notebooks" in capsys.readouterr().err
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (relative path -> content)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+QUICK_NOTEBOOK = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from deepvis import metrics
+from deepvis.config import paths
+from deepvis.files import save_figure
+fig, ax = plt.subplots(figsize=(1, 1))
+save_figure(fig, paths().figures / "quick.png")
+metrics.update({"quick.value": 1.5})
+print("wrote", paths().figures)
+"""
+
+
+def test_a_quick_run_writes_under_build_quick_only(project_home, pdf_calls, monkeypatch):
+    """``make report QUICK=1``'s report step: the committed report/, figures/ and notebooks/
+    (here: those of a temporary project holding a notebook that saves a figure and a metric)
+    are left byte for byte as they were; every output lands in build/quick/."""
+    monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    monkeypatch.setattr(build, "validate_settings", lambda *args, **kwargs: None)
+    write(project_home / "notebooks", "01_quick.ipynb", [new_code_cell(QUICK_NOTEBOOK)])
+    for folder, name in (("report", "metrics.json"), ("figures", "quick.png")):
+        (project_home / folder).mkdir()
+        (project_home / folder / name).write_text("committed")
+    committed = {
+        name: _snapshot(project_home / name) for name in ("report", "figures", "notebooks")
+    }
+    assert build.main([]) == 0
+    assert {name: _snapshot(project_home / name) for name in committed} == committed
+    quick = project_home / "build" / "quick"
+    assert (quick / "figures" / "quick.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((quick / "report" / "metrics.json").read_text()) == {"quick.value": 1.5}
+    assert "wrote" in (quick / "notebooks" / "01_quick.ipynb").read_text()  # executed copy
+    rendered = {p.name for p in (quick / "report").iterdir()}
+    assert {"01_quick.html", "report.html", "report.pdf"} <= rendered
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ takes one call per rank (all images at once; Score-CAM runs C masked images per 
 rank). `deepvis.gradcam.core.GradCAM` runs one compiled forward pass over the batch and one
 backward pass per rank, or for Score-CAM one set of masked passes for all ranks, skipping the
 all-zero channels. `run` (``python -m deepvis.bench gradcam``) times each way on the same
-inputs, checks that the maps agree, and prints one table of times and ratios.
+inputs, checks that the maps agree, prints one table of times and ratios, and (with the peer)
+writes the agreement per method to ``report/gradcam_reference.json`` (`AGREEMENT_FILE`), which
+Exercise 2's appendix shows.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deepvis.config import paths, shown
+from deepvis.files import atomic_write_json
 from deepvis.gradcam import reference
 from deepvis.gradcam.core import EPS, GradCAM
 from deepvis.gradcam.imagenet import load_model
 from deepvis.gradcam.images import load_image
 from deepvis.gradcam.methods import CAM_METHODS, METHODS
 from deepvis.gradcam.testimages import image_paths
+
+#: Where `run` records the agreement with pytorch-grad-cam (under the report folder).
+AGREEMENT_FILE = "gradcam_reference.json"
 
 
 def keras_example_maps(grad_model: keras.Model, x: np.ndarray, top: int) -> np.ndarray:
@@ -132,13 +139,17 @@ def run(
             classes = result.classes
             if scorecam:
                 start = time.perf_counter()
-                ref = reference.reference_maps(torch_model, name, x[:1], classes[:1, :1], True)
+                ref = reference.reference_maps(
+                    torch_model, name, x[:1], classes[:1, :1], True, layer=net.layer
+                )
                 t_peer = (time.perf_counter() - start) * n * top
                 diff = np.abs(minmax(result.raw[:1, :1]) - minmax(ref)).max()
             else:
-                ref = reference.reference_maps(torch_model, name, x, classes)
+                ref = reference.reference_maps(torch_model, name, x, classes, layer=net.layer)
                 t_peer = _best_time(
-                    lambda m=name, c=classes: reference.reference_maps(torch_model, m, x, c),
+                    lambda m=name, c=classes: reference.reference_maps(
+                        torch_model, m, x, c, layer=net.layer
+                    ),
                     repeats,
                 )
                 diff = np.abs(minmax(result.raw) - minmax(ref)).max()
@@ -146,6 +157,16 @@ def run(
         rows.append(row)
     _print_table(rows, peer)
     if peer:
+        record = {
+            "model": net.name,
+            "layer": net.layer,
+            "images": [p.name for p in image_paths()],
+            "top": top,
+            "max_diff": {row["method"]: row["peer diff"] for row in rows},
+            "scorecam_maps": "one image, rank 1",
+        }
+        path = atomic_write_json(paths().report / AGREEMENT_FILE, record)
+        print(f"agreement with pytorch-grad-cam written to {shown(path)}")
         print(
             f"peer: pytorch-grad-cam 1.5.7, PyTorch on {threads} thread(s); its Score-CAM time "
             f"is one image x one rank x {n * top}; diff: max |difference| of min-max normalised "

@@ -10,4 +10,38 @@
 - `plots`: the figures; `cli`: ``python -m deepvis.gradcam IMG ...``;
 - `imagenet`: the ImageNet classifiers (VGG-16, or EfficientNet-Lite0 offline) and class names;
 - `testimages`: the five test images gc1..gc5.
+
+The main names are importable from here, as in pytorch-grad-cam
+(``from deepvis.gradcam import GradCAM, load_model, load_image``). They, and the modules above,
+load on first use (PEP 562): importing this package loads neither TensorFlow nor Keras.
 """
+
+from __future__ import annotations
+
+from deepvis.exports import lazy
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "GradCAM": "deepvis.gradcam.core",
+    "CAMResult": "deepvis.gradcam.core",
+    "conv_layer_names": "deepvis.gradcam.core",
+    "METHODS": "deepvis.gradcam.methods",
+    "CAM_METHODS": "deepvis.gradcam.methods",
+    "GuidedBackprop": "deepvis.gradcam.guided",
+    "GuidedGradCAM": "deepvis.gradcam.guided",
+    "GuidedResult": "deepvis.gradcam.guided",
+    "load_image": "deepvis.gradcam.images",
+    "resize_map": "deepvis.gradcam.images",
+    "overlay": "deepvis.gradcam.images",
+    "sanity_check": "deepvis.gradcam.checks",
+    "faithfulness": "deepvis.gradcam.checks",
+    "evaluate": "deepvis.gradcam.evaluation",
+    "ImageNetModel": "deepvis.gradcam.imagenet.models",
+    "load_model": "deepvis.gradcam.imagenet.models",
+    "class_names": "deepvis.gradcam.imagenet.classes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__, __dir__ = lazy(__name__, _EXPORTS)

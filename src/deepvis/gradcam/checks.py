@@ -60,6 +60,23 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def top_region(cam_map: np.ndarray, fraction: float = 0.2) -> np.ndarray:
+    """Boolean mask (same shape) of the ``round(fraction * size)`` highest values of a map
+    (ties broken by position, stable)."""
+    flat = np.ravel(cam_map)
+    count = int(round(fraction * flat.size))
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[np.argsort(-flat, kind="stable")[:count]] = True
+    return mask.reshape(np.shape(cam_map))
+
+
+def top_iou(a: np.ndarray, b: np.ndarray, fraction: float = 0.2) -> float:
+    """Intersection over union of the top-``fraction`` regions (`top_region`) of two maps."""
+    ra, rb = top_region(a, fraction), top_region(b, fraction)
+    union = (ra | rb).sum()
+    return float((ra & rb).sum() / union) if union else 1.0
+
+
 def randomisation_cascade(
     model: Any, steps: int = 5, seed: int = 0
 ) -> Iterator[tuple[Any, str, tuple[str, ...]]]:
@@ -106,7 +123,11 @@ def sanity_check(cam: Explainer, x: np.ndarray, steps: int = 5, seed: int = 0) -
 
 @dataclass(frozen=True)
 class Faithfulness:
-    """Class probabilities (k,) before and after blurring the most salient vs random pixels."""
+    """Class probabilities before and after blurring the most salient region vs random regions.
+
+    ``original`` (k,) and ``salient`` (k,) per class; ``random`` (k, draws): one column per
+    random region of the same area.
+    """
 
     original: np.ndarray
     salient: np.ndarray
@@ -119,8 +140,37 @@ class Faithfulness:
 
     @property
     def drop_random(self) -> np.ndarray:
-        """Probability drop (k,) when as many random pixels are blurred."""
-        return self.original - self.random
+        """Probability drops (k, draws) when a random region of the same area is blurred."""
+        return self.original[:, None] - self.random
+
+    @property
+    def wins(self) -> np.ndarray:
+        """(k,) bool: the salient drop beats the drop of every random region (beyond their
+        spread, not just their mean)."""
+        return self.drop_salient > self.drop_random.max(axis=1)
+
+
+def random_regions(
+    shape: tuple[int, int], count: int, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``draws`` boolean masks (draws, H, W), each one rectangle of about ``count`` pixels.
+
+    The rectangles have the image's aspect ratio (sides ``sqrt(count / (H W))`` of the
+    image's) and lie at uniformly random positions inside it; the pixel count is then made
+    exactly ``count`` by adding or removing pixels along the rectangle's last row.
+    """
+    height, width = shape
+    scale = np.sqrt(count / (height * width))
+    rows = min(height, max(1, int(round(height * scale))))
+    cols = min(width, max(1, -(-count // rows)))
+    masks = np.zeros((draws, height, width), dtype=bool)
+    for mask in masks:
+        top = rng.integers(0, height - rows + 1)
+        left = rng.integers(0, width - cols + 1)
+        block = np.zeros(rows * cols, dtype=bool)
+        block[:count] = True  # row-major: the last row is partly filled
+        mask[top : top + rows, left : left + cols] = block.reshape(rows, cols)
+    return masks
 
 
 def faithfulness(
@@ -130,32 +180,31 @@ def faithfulness(
     classes: Sequence[int],
     fraction: float = 0.2,
     seed: int = 0,
+    draws: int = 10,
 ) -> Faithfulness:
-    """Deletion test: blur the top ``fraction`` of pixels by saliency vs the same number at random.
+    """Deletion test: blur the top ``fraction`` of pixels by saliency, or random regions.
 
     ``net`` is an `deepvis.gradcam.imagenet.ImageNetModel`; ``image`` (H, W, 3) uint8; ``heatmaps``
-    (k, H, W) at the image's resolution; ``classes`` (k,). The blur is Gaussian with a radius
-    of 1/40 of the longer side. All 1 + 2k images go through the network in one batch.
+    (k, H, W) at the image's resolution; ``classes`` (k,). The baseline blurs ``draws``
+    contiguous random regions (`random_regions`) of the same pixel count, the same for every
+    class. The blur is Gaussian with a radius of 1/40 of the longer side. All
+    1 + k + ``draws`` images go through the network in one batch.
     """
     height, width = image.shape[:2]
     radius = max(height, width) / 40
     blurred = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
     count = int(round(fraction * height * width))
-    rng = np.random.default_rng(seed)
-    variants = [image]
-    for heat in heatmaps:
-        salient = np.argsort(-heat.ravel(), kind="stable")[:count]
-        randomly = rng.choice(height * width, size=count, replace=False)
-        for chosen in (salient, randomly):
-            mask = np.zeros(height * width, dtype=bool)
-            mask[chosen] = True
-            variants.append(np.where(mask.reshape(height, width, 1), blurred, image))
+    regions = random_regions((height, width), count, draws, np.random.default_rng(seed))
+    masks = [top_region(heat, fraction) for heat in heatmaps] + list(regions)
+    variants = [image] + [np.where(m[..., None], blurred, image) for m in masks]
     logits = np.asarray(net.model(net.prepare(variants), training=False))
     probs = softmax(logits, axis=1)
-    k = np.arange(len(classes))
     cls = np.asarray(classes)
+    k = len(cls)
     return Faithfulness(
-        original=probs[0, cls], salient=probs[1 + 2 * k, cls], random=probs[2 + 2 * k, cls]
+        original=probs[0, cls],
+        salient=probs[1 + np.arange(k), cls],
+        random=probs[1 + k :][:, cls].T,
     )
 
 
@@ -166,22 +215,28 @@ def faithfulness_table(
     classes: np.ndarray,
     labels: Sequence[Sequence[str]],
     fraction: float = 0.2,
+    draws: int = 10,
 ) -> pd.DataFrame:
     """`faithfulness` of every image and rank: one row per (image, rank), in order.
 
     ``images`` N uint8 (H_i, W_i, 3); ``heatmaps`` N arrays (k, H_i, W_i) at each image's
-    resolution; ``classes`` (N, k) class indices; ``labels`` N lists of k row labels (e.g.
-    ``"gc1 #1 Egyptian_cat"``). Image i's random pixels are drawn with seed i. Columns
-    ``drop_salient`` and ``drop_random`` (probability drops), indexed by label.
+    resolution; ``classes`` (N, k) class indices; ``labels`` N lists of k row labels. Image i's
+    random regions are drawn with seed i. Columns: ``drop_salient``; ``random_mean``,
+    ``random_sd`` and ``random_max`` of the ``draws`` random regions' drops; ``win`` (bool,
+    `Faithfulness.wins`). Indexed by label.
     """
     rows = {}
     for i, (image, heat, cls, names) in enumerate(
         zip(images, heatmaps, classes, labels, strict=True)
     ):
-        result = faithfulness(net, image, heat, cls, fraction=fraction, seed=i)
+        result = faithfulness(net, image, heat, cls, fraction=fraction, seed=i, draws=draws)
         for r, name in enumerate(names):
+            drops = result.drop_random[r]
             rows[name] = {
                 "drop_salient": float(result.drop_salient[r]),
-                "drop_random": float(result.drop_random[r]),
+                "random_mean": float(drops.mean()),
+                "random_sd": float(drops.std(ddof=1)) if drops.size > 1 else 0.0,
+                "random_max": float(drops.max()),
+                "win": bool(result.wins[r]),
             }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -11,9 +11,15 @@
   relevant fraction of pixels is replaced by noisy linear imputation, which fills the removed
   pixels from their neighbours so the mask's shape leaks no class information (pytorch-grad-cam's
   ``metrics/road.py``, ``NoisyLinearImputer``, solved exactly with SciPy);
-* the **sanity check**'s rank correlation: Spearman's rho between the map of the top-1 class
-  and the map after the top ``sanity_steps`` weight groups are re-initialised
-  (`deepvis.gradcam.checks.sanity_check`'s last step; near 0 passes, near 1 fails).
+* the **sanity check**'s rank correlation: the absolute value of Spearman's rho between the
+  map of the top-1 class and the map after the top ``sanity_steps`` weight groups are
+  re-initialised (`deepvis.gradcam.checks.sanity_check`'s last step; near 0 passes, near 1
+  fails; a negative rho resembles the trained map as much as a positive one).
+
+The baseline is several random maps (uniform noise on the layer's grid, upsampled like the
+maps, so each removes contiguous blocks of pixels): their mean is one row and their standard
+deviation across draws another, so that a method's lead over the baseline can be read against
+the baseline's own spread.
 
 All perturbations are made on the images resized to the network's input (as
 ``ImageNetModel.prepare`` does) and the maps are upsampled bilinearly to it.
@@ -53,13 +59,13 @@ ROAD_NEIGHBOURS = (
     ((1, 0), 1 / 6),
     ((-1, 0), 1 / 6),
 )
-RANDOM = "random"
+RANDOM, RANDOM_SD = "Random map", "Random map, sd across draws"
 COLUMNS = {
     "deletion": "deletion AUC (probability; lower is better)",
     "insertion": "insertion AUC (probability; higher is better)",
     "morf": "ROAD MoRF (change in probability; lower is better)",
     "lerf": "ROAD LeRF (change in probability; higher is better)",
-    "sanity": "sanity check (Spearman rho; lower is better)",
+    "sanity": "sanity check (|Spearman rho|; lower is better)",
 }
 
 
@@ -261,6 +267,28 @@ def sanity_correlations(
 # --------------------------------------------------------------------------- the table
 
 
+def _scores(
+    cam: GradCAM,
+    net: Any,
+    base: np.ndarray,
+    grid: np.ndarray,
+    classes: np.ndarray,
+    steps: int,
+    road_fractions: Sequence[float],
+    seed: int,
+) -> dict[str, float]:
+    """Mean deletion, insertion, MoRF and LeRF over the N x k maps ``grid`` (N, k, h, w)."""
+    saliency = upsample(grid, net.input_size)
+    scores: dict[str, list[np.ndarray]] = {key: [] for key in ("deletion", "insertion")}
+    scores.update(morf=[], lerf=[])
+    for i in range(len(base)):
+        dele, ins = deletion_insertion(cam, net, base[i], saliency[i], classes[i], steps)
+        morf, lerf = road(cam, net, base[i], saliency[i], classes[i], road_fractions, seed + i)
+        for key, value in (("deletion", dele), ("insertion", ins), ("morf", morf), ("lerf", lerf)):
+            scores[key].append(value)
+    return {key: float(np.mean(values)) for key, values in scores.items()}
+
+
 def evaluate(
     net: Any,
     images: Sequence[np.ndarray],
@@ -272,48 +300,47 @@ def evaluate(
     sanity_steps: int = 5,
     sanity_methods: Sequence[str] | None = None,
     seed: int = 0,
+    random_draws: int = 3,
 ) -> pd.DataFrame:
-    """Per method (rows, plus ``"Random map"``) the mean over N images x ``top`` classes of:
-    deletion and insertion AUC, ROAD MoRF and LeRF, and the sanity check's rho (`COLUMNS`).
+    """Per method (rows, then `RANDOM` and `RANDOM_SD`) the mean over N images x ``top``
+    classes of: deletion and insertion AUC, ROAD MoRF and LeRF, and the sanity check's |rho|
+    (`COLUMNS`).
 
     ``net`` an ``ImageNetModel``; ``images`` N uint8 RGB arrays; ``results`` the maps already
     computed (``GradCAM(...).compute_all(net.prepare(images), methods, top=top)``), computed
-    here when None.
+    here when None. The baseline is ``random_draws`` random maps per image and class (seeds
+    ``seed``, ``seed + 1``, ...): row `RANDOM` is the mean of the draws' scores, row
+    `RANDOM_SD` their standard deviation across draws (0 for one draw).
 
-    Cost, bounded by the step counts (5 images x top-3, 7 methods plus the baseline,
-    EfficientNet-Lite0 on 2 CPU cores, about 20 ms per image and forward pass when the cores
-    are free): ``steps=6`` gives 5 perturbed images per curve and map, 1,200 forward passes;
-    one ROAD fraction (0.2, each order) 240 sparse solves of about 0.08 s and as many passes;
-    the sanity check randomises ``sanity_steps`` weight groups once and recomputes the maps
-    (about 8 s). That is about a minute on free cores (measured: 131 s with ``steps=8`` while
-    other jobs held both cores). Score-CAM is left out of the sanity column by default
-    (``sanity_methods``; NaN there): it would need about 2,000 masked forward passes per
-    image. Computing Score-CAM's maps here when ``results`` lacks them costs about 60 s more.
+    Cost, in forward passes, for N images, k classes and M maps per image and class (the
+    methods plus the random draws): deletion and insertion take ``2 (steps - 1)`` perturbed
+    images per map plus 3 per image and map set (``steps=6``: 10 per map); ROAD takes one
+    imputed image per fraction and order (2 per map with one fraction), each a sparse solve of
+    about 0.08 s at 224 x 224. For N = 5, k = 3, 7 methods and 3 random draws (M = 10): 1,500
+    deletion/insertion passes and 300 ROAD solves and passes. The sanity check randomises
+    ``sanity_steps`` weight groups once and recomputes the maps of every method in
+    ``sanity_methods`` (default: all but Score-CAM, NaN there: on the randomised network it
+    would need its N x C masked passes again, C the layer's channels).
     """
     x = net.prepare(images)
     cam = GradCAM(net.model, net.layer)
     if results is None or any(name not in results for name in methods):
         results = {**(results or {}), **cam.compute_all(x, methods, top=top)}
     classes = results[methods[0]].classes
-    grids = {name: results[name].raw for name in methods}
-    grids[RANDOM] = random_maps(grids[methods[0]].shape, seed)
     base = network_images(net, images)
-    rows: dict[str, dict[str, float]] = {}
-    for name, grid in grids.items():
-        saliency = upsample(grid, net.input_size)
-        scores: dict[str, list[np.ndarray]] = {key: [] for key in ("deletion", "insertion")}
-        scores.update(morf=[], lerf=[])
-        for i in range(len(images)):
-            dele, ins = deletion_insertion(cam, net, base[i], saliency[i], classes[i], steps)
-            morf, lerf = road(cam, net, base[i], saliency[i], classes[i], road_fractions, seed + i)
-            for key, value in (
-                ("deletion", dele),
-                ("insertion", ins),
-                ("morf", morf),
-                ("lerf", lerf),
-            ):
-                scores[key].append(value)
-        rows[name] = {key: float(np.mean(values)) for key, values in scores.items()}
+    rows = {
+        name: _scores(cam, net, base, results[name].raw, classes, steps, road_fractions, seed)
+        for name in methods
+    }
+    shape = results[methods[0]].raw.shape
+    draws = pd.DataFrame(
+        [
+            _scores(
+                cam, net, base, random_maps(shape, seed + d), classes, steps, road_fractions, seed
+            )
+            for d in range(random_draws)
+        ]
+    )
     if sanity_methods is None:
         sanity_methods = [name for name in methods if name != "scorecam"]
     rho = (
@@ -322,10 +349,12 @@ def evaluate(
         else {}
     )
     for name in rows:
-        rows[name]["sanity"] = (
-            1.0 if name == RANDOM else float(np.mean(rho[name])) if name in rho else np.nan
-        )
-    table = pd.DataFrame.from_dict(rows, orient="index")[list(COLUMNS)].rename(columns=COLUMNS)
-    table.index = [METHODS[name].title if name in METHODS else "Random map" for name in rows]
+        rows[name]["sanity"] = float(np.mean(np.abs(rho[name]))) if name in rho else np.nan
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = [METHODS[name].title for name in rows]
+    table.loc[RANDOM] = {**draws.mean().to_dict(), "sanity": 1.0}
+    sd = draws.std(ddof=1) if random_draws > 1 else draws.mean() * 0.0
+    table.loc[RANDOM_SD] = {**sd.to_dict(), "sanity": 0.0}
+    table = table[list(COLUMNS)].rename(columns=COLUMNS)
     table.index.name = "method"
     return table

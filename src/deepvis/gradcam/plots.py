@@ -1,12 +1,13 @@
 """Figures for Grad-CAM: per-image ranks, the sanity check, faithfulness, all methods side by side.
 
 Each function returns a `matplotlib.figure.Figure` built without pyplot (nothing to close);
-save it with `deepvis.files.save_figure`; Jupyter displays it when it ends a cell.
+show it with `deepvis.captions.figure` (saved, numbered and captioned).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -77,19 +78,53 @@ def sanity_figure(
 
 
 def faithfulness_figure(
-    labels: Sequence[str], drop_salient: np.ndarray, drop_random: np.ndarray
+    labels: Sequence[str],
+    drop_salient: np.ndarray,
+    random_mean: np.ndarray,
+    random_sd: np.ndarray,
 ) -> Figure:
-    """Grouped bars: class-probability drop when blurring the most salient vs random pixels."""
+    """Grouped bars per map: class-probability drop when blurring the most salient 20 % of the
+    pixels, against the mean drop of random regions of the same area (error bar: one standard
+    deviation across the regions). All arrays (M,), ``labels`` M strings; 6.5 inches wide."""
     x = np.arange(len(labels))
     fig = Figure(figsize=(6.5, 3.8), layout="constrained")  # a page's text width
     ax = fig.subplots()
     ax.bar(x - 0.2, drop_salient, 0.4, label="top 20% salient pixels blurred", color="tab:red")
-    ax.bar(x + 0.2, drop_random, 0.4, label="20% random pixels blurred", color="tab:gray")
+    ax.bar(
+        x + 0.2,
+        random_mean,
+        0.4,
+        yerr=random_sd,
+        capsize=2,
+        label="random regions of the same area blurred (mean ± sd)",
+        color="tab:gray",
+    )
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("drop in class probability")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("drop in class probability", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
     return fig
+
+
+#: Every Grad-CAM panel is this size (inches): the text width, so that all panels, and their
+#: colour bars, print alike whatever the image's aspect ratio.
+PANEL_SIZE = (6.5, 3.1)
+#: The colour bar's box in a panel, in inches from the bottom left: (left, bottom, width, height).
+COLORBAR_BOX = (0.75, 0.25, 0.14, 1.05)
+COLORBAR_TICKS = (0.0, 0.5, 1.0)
+
+
+def saliency_colorbar(fig: Figure, image: Any) -> Any:
+    """The one colour bar of a panel: `COLORBAR_BOX`, ticks `COLORBAR_TICKS` as 0, 0.5, 1."""
+    width, height = fig.get_size_inches()
+    left, bottom, w, h = COLORBAR_BOX
+    cax = fig.add_axes((left / width, bottom / height, w / width, h / height))
+    cax.set_in_layout(False)
+    colorbar = fig.colorbar(image, cax=cax, ticks=COLORBAR_TICKS, format="{x:g}")
+    colorbar.ax.tick_params(labelsize=7)
+    colorbar.set_label("saliency", fontsize=7)
+    return colorbar
 
 
 def gradcam_panel(
@@ -99,13 +134,12 @@ def gradcam_panel(
     per rank the heat map (top row) and the overlay (bottom row), each titled with its class.
 
     ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
-    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. 6.5 inches wide, so that its 8-pt
-    titles print at 8 pt on a page's text width.
+    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. Always `PANEL_SIZE` (images are
+    fitted into equal cells), with one colour bar in the same place (`saliency_colorbar`), so
+    that every panel prints alike; titles are 8 pt.
     """
     k = len(labels)
-    height, width = image.shape[:2]
-    panel = 6.5 / (k + 1)
-    fig = Figure(figsize=(6.5, 2 * panel * height / width + 0.55), layout="constrained")
+    fig = Figure(figsize=PANEL_SIZE, layout="constrained")
     axes = fig.subplots(2, k + 1, squeeze=False)
     axes[0, 0].imshow(image)
     axes[0, 0].set_title(f"input; top-1:\n{labels[0]}", fontsize=8)
@@ -116,12 +150,10 @@ def gradcam_panel(
         axes[0, rank].set_title(f"#{rank} heat map{note}:\n{label}", fontsize=8)
         axes[1, rank].imshow(overlay(image, heat))
         axes[1, rank].set_title(f"#{rank} overlay", fontsize=8)
-    colorbar = fig.colorbar(shown, ax=axes[1, 0], location="left", fraction=0.5, aspect=12)
-    colorbar.ax.tick_params(labelsize=7)
-    colorbar.set_label("saliency (0 to 1)", fontsize=7)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    saliency_colorbar(fig, shown)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

