@@ -119,3 +119,16 @@ def test_layout_check_enforces_captions_and_budgets(tmp_path, monkeypatch):
     html.write_text(html.read_text().replace("<figcaption>", "<p>"), encoding="utf-8")
     problems = check.check_layout(pdf, html, "exercise1", [])
     assert any("1 of 1 images lack a caption" in p for p in problems)
+
+
+def test_code_sections_may_name_notebooks():
+    page = (
+        '<h2 id="Step-1">Step 1</h2><p>prose</p>'
+        '<h2 id="Code">Code</h2><p>the notebook 01_cae.ipynb</p>'
+        '<h1 id="Exercise-2">Exercise 2</h1><p>this notebook</p>'
+    )
+    kept = check.without_code_html(page)
+    assert "01_cae.ipynb" not in kept and "prose" in kept and "this notebook" in kept
+    text = "Step 1\nprose\n1\n\fCode\nthe notebook 01_cae.ipynb\n2\n\fExercise 2\nthis notebook\n3\n"
+    kept = check.without_code_pages(text)
+    assert "01_cae.ipynb" not in kept and "prose" in kept and "this notebook" in kept

@@ -100,7 +100,7 @@ def cae_config(**overrides) -> CAEConfig:
 #: How the denoising CAE is fine-tuned from the plain CAE: the plain CAE's own optimiser settings
 #: (Adam, 2e-3, cosine decay over all the epochs), for fewer epochs. `deepvis.cae.finetune`
 #: screens the number of epochs. Quick mode keeps its own epochs.
-FINETUNE = dict(epochs=4)
+FINETUNE = dict(epochs=10)
 
 
 def denoising_config(**overrides) -> CAEConfig:

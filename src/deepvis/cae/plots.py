@@ -119,7 +119,7 @@ def loss_curves(
     references = references or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.7), layout="constrained")
     handles = [
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
@@ -309,7 +309,7 @@ def latent_scatter(
 
     `codes`: (N, 2) floats; `labels`: (N,) ints in 0..9.
     """
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 4.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.7), layout="constrained")
     _class_scatter(ax, codes, labels, axis_labels)
     ax.set_title(title, fontsize=11)
     fig.legend(

@@ -264,12 +264,12 @@ def exercise_cells(
                 (
                     slot
                     for slot, tag in (
-                        ("appendix", APPENDIX_TAG),
-                        ("appendix", TECHNICAL_TAG),
                         ("experiments", EXPERIMENTS_TAG),
                         ("conclusions", CONCLUSIONS_TAG),
                         ("references", REFERENCES_TAG),
                         ("code", CODE_TAG),
+                        ("appendix", APPENDIX_TAG),
+                        ("appendix", TECHNICAL_TAG),
                     )
                     if tag in tags
                 ),
