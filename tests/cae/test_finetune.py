@@ -7,31 +7,13 @@ import pytest
 
 from deepvis.cae import finetune, quality
 from deepvis.cae import train as train_mod
-from deepvis.cae.config import CAEConfig, denoising_config
+from deepvis.cae.config import denoising_config
 from deepvis.cae.noise import noisy_test_set
 from deepvis.errors import DeepvisError
 
-BASE = CAEConfig(
-    name="tiny",
-    filters=(4, 8, 8),
-    epochs=2,
-    batch_size=64,
-    learning_rate=3e-3,
-    lr_schedule="constant",
-    train_subset=512,
-    test_subset=128,
-)
+from .test_train import TINY as BASE
+
 DENOISE = replace(BASE, name="tiny-denoising", noise_std=1.0, init_from=BASE, learning_rate=1e-3)
-
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, size=(640, 2))
-    x = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 30.0)
-    x = x.astype("float32")[..., None]
-    return x[:512], x[512:]
 
 
 def test_fine_tuning_starts_from_the_cached_base_weights(project_home, images):

@@ -32,17 +32,6 @@ def fashion_mnist(project_home, tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    # Smooth blobs in [0, 1]: learnable, and fast to make.
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, size=(640, 2))
-    x = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 30.0)
-    x = x.astype("float32")[..., None]
-    return x[:512], x[512:]
-
-
 def test_training_lowers_the_loss(images):
     _, history = train_mod.train(TINY, *images, verbose=0)
     assert history["loss"][-1] < history["loss"][0]
