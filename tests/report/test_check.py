@@ -134,3 +134,17 @@ def test_code_sections_may_name_notebooks():
     text = "Step 1\nprose\n1\n\fCode\nthe notebook 01_cae.ipynb\n2\n\fExercise 2\nthis notebook\n"
     kept = check.without_code_pages(text)
     assert "01_cae.ipynb" not in kept and "prose" in kept and "this notebook" in kept
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex not installed")
+def test_quick_mode_allows_one_more_page_of_main_text(tmp_path, monkeypatch):
+    import dataclasses
+
+    html, pdf = _rendered(tmp_path)
+    main = check.pages_starting(check.page_texts(pdf), "Appendix")[0] - 1
+    tight = tuple(dataclasses.replace(e, budget=(main - 1, 1)) for e in check.EXERCISES)
+    monkeypatch.setattr(check, "EXERCISES", tight)
+    monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    assert not any("budget" in p for p in check.check_layout(pdf, html, "exercise1", []))
+    monkeypatch.setenv("DEEPVIS_QUICK", "0")
+    assert any("budget" in p for p in check.check_layout(pdf, html, "exercise1", []))
