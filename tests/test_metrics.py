@@ -23,6 +23,13 @@ def test_update_overwrites_a_key_and_rounds_nested_floats(tmp_path):
     assert merged == {"a": 123457000.0, "b": {"c": [0.666667, 7]}}
 
 
+def test_update_returns_the_keys_sorted_whatever_order_they_came_in(tmp_path):
+    path = tmp_path / "metrics.json"
+    metrics.update({"z.last": 1, "b.mid": 2}, path)
+    merged = metrics.update({"a.first": 3}, path)
+    assert list(merged) == ["a.first", "b.mid", "z.last"]
+
+
 def test_load_missing_is_empty(tmp_path):
     assert metrics.load(tmp_path / "none.json") == {}
 

@@ -35,12 +35,13 @@ def update(values: Mapping[str, Any], path: str | os.PathLike | None = None) -> 
     """Merge `values` (dotted keys such as ``cae.test_bce``) into the metrics file, atomically.
 
     Floats are rounded to 6 significant digits so reruns do not churn the file. Returns the
-    merged dict.
+    merged dict, its keys sorted (whatever order the notebooks ran in).
     """
     path = Path(path) if path else paths().metrics
     merged = load(path)
     for key, value in _to_json(dict(values)).items():
         merged[key] = _round(value)
+    merged = dict(sorted(merged.items()))
     atomic_write_json(path, merged)
     return merged
 

@@ -1,8 +1,16 @@
 """CAEConfig: its cache key, and quick mode applied before a caller's overrides."""
 
+import numpy as np
 import pytest
 
-from deepvis.cae.config import QUICK_TRAINING, CAEConfig, cae_config, denoising_config
+from deepvis.cae.config import (
+    QUICK_ANALYSIS,
+    QUICK_TRAINING,
+    CAEConfig,
+    analysis_data,
+    cae_config,
+    denoising_config,
+)
 from deepvis.errors import DeepvisError
 
 from .test_train import TINY
@@ -50,3 +58,18 @@ def test_quick_mode_shrinks_the_tsne_sample(monkeypatch):
     assert tsne_sample() == TSNE_SAMPLE
     monkeypatch.setenv("DEEPVIS_QUICK", "1")
     assert tsne_sample() == QUICK_TSNE_SAMPLE < TSNE_SAMPLE
+
+
+def test_quick_mode_analyses_the_first_images_of_each_split(monkeypatch):
+    x_train, y_train = np.arange(8000)[:, None] * 1.0, np.arange(8000) % 10
+    x_test, y_test = np.arange(3000)[:, None] * 1.0, np.arange(3000) % 10
+    data = ((x_train, y_train), (x_test, y_test))
+    monkeypatch.delenv("DEEPVIS_QUICK", raising=False)
+    assert analysis_data(data) is data
+    monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    (a, b), (c, d) = analysis_data(data)
+    assert len(a) == len(b) == QUICK_ANALYSIS["train"]
+    assert len(c) == len(d) == QUICK_ANALYSIS["test"]
+    np.testing.assert_array_equal(a[:, 0], np.arange(QUICK_ANALYSIS["train"]))
+    np.testing.assert_array_equal(d, y_test[: QUICK_ANALYSIS["test"]])
+    assert QUICK_ANALYSIS["train"] >= QUICK_TRAINING["train_subset"]  # trained images included

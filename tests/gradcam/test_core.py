@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deepvis.errors import DeepvisError
+from deepvis.gradcam import reference
 from deepvis.gradcam.core import GradCAM
 
 from .conftest import N_CLASSES, tiny_model
@@ -149,3 +150,18 @@ def test_class_index_out_of_range(model, x, classes):
 def test_top_out_of_range(model, x, top):
     with pytest.raises(DeepvisError, match="top must be between 1 and 5"):
         GradCAM(model, "conv").compute(x, top=top)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "hirescam", "eigencam", "scorecam"])
+def test_a_float64_model_gives_float64_maps_that_match_float32(model, x, method):
+    """A model built in float64 runs end to end in float64 (the reference tests' way of taking
+    float32 rounding out of a comparison); its maps are the float32 ones, more precisely."""
+    with reference.float64_keras():
+        model64 = tiny_model()
+    model64.set_weights([w.astype(np.float64) for w in model.get_weights()])
+    ours32 = GradCAM(model, "conv", method).compute(x, top=3)
+    ours64 = GradCAM(model64, "conv", method).compute(x.astype(np.float64), top=3)
+    assert ours32.raw.dtype == np.float32 and ours64.raw.dtype == np.float64
+    assert ours64.logits.dtype == np.float64
+    np.testing.assert_array_equal(ours64.classes, ours32.classes)
+    np.testing.assert_allclose(ours64.raw, ours32.raw, rtol=1e-4, atol=1e-6)

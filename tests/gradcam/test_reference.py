@@ -30,20 +30,18 @@ if not reference.available():
         allow_module_level=True,
     )
 
-#: Largest difference allowed between the two min-max normalised grid maps. Issue #19 asked for
-#: 1e-4 on the new layer; measured at ``block10_add``: Grad-CAM 5.8e-4, Grad-CAM++ 5.9e-4,
-#: XGrad-CAM 4.6e-4, HiResCAM 1.3e-3, LayerCAM 1.1e-3, EigenCAM 1.1e-6, Score-CAM 4.1e-6, almost
-#: all on one image, while activations and gradients agree with a float64 PyTorch run to about
-#: 1e-5 (float32 rounding, likely amplified by cancellation in the weighted sum of 112 signed
-#: maps). 2e-3 holds that measurement with a margin; the 1e-4 goal is not met.
+#: Largest difference allowed between the two min-max normalised grid maps in float32. Measured
+#: at ``block10_add``: Grad-CAM 5.8e-4, Grad-CAM++ 5.9e-4, XGrad-CAM 4.6e-4, HiResCAM 1.3e-3,
+#: LayerCAM 1.1e-3, EigenCAM 1.1e-6, Score-CAM 4.1e-6, almost all on one image: the two runtimes
+#: round differently, and a ReLU of a weighted sum of 112 signed maps that largely cancel
+#: amplifies that. `FLOAT64_TOLERANCE` holds once both networks run in float64.
 TOLERANCE = 2e-3
+#: The agreement asked for (issue #19), with both networks in float64 (`float64_agreement`).
+FLOAT64_TOLERANCE = 1e-4
 GRADIENT_REFERENCE = [m.name for m in METHODS.values() if m.reference and m.name != "scorecam"]
 
 
-def minmax(maps):
-    low = maps.min(axis=(-2, -1), keepdims=True)
-    high = maps.max(axis=(-2, -1), keepdims=True)
-    return (maps - low) / np.maximum(high - low, 1e-12)
+minmax = reference.minmax
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -101,6 +99,22 @@ def test_method_agrees_with_pytorch_grad_cam(torch_net, batch, ours, name):
     theirs = reference.reference_maps(torch_net, name, batch, classes)
     assert theirs.shape == ours[name].raw.shape == (5, 3, 14, 14)
     assert np.abs(minmax(ours[name].raw) - minmax(theirs)).max() <= TOLERANCE
+
+
+def test_in_float64_every_gradient_method_agrees_to_1e_4(batch, ours):
+    """Both networks in float64: what float32 rounding hid is gone, the methods agree."""
+    diffs = reference.float64_agreement(batch, ours["gradcam"].classes, GRADIENT_REFERENCE)
+    assert set(diffs) == set(GRADIENT_REFERENCE)
+    assert max(diffs.values()) <= FLOAT64_TOLERANCE, diffs
+
+
+def test_float64_keras_builds_float64_models_and_restores_the_defaults():
+    floatx = keras.config.floatx()
+    with reference.float64_keras():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert model.inputs[0].dtype == "float64" and model.weights[0].dtype == "float64"
+    assert keras.config.floatx() == floatx == "float32"
+    assert keras.config.dtype_policy().name == "float32"
 
 
 @pytest.mark.skipif(

@@ -63,13 +63,6 @@ def _best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def minmax(maps: np.ndarray) -> np.ndarray:
-    """Each (h, w) map of (..., h, w) rescaled to [0, 1] (``(m - min) / (max - min)``)."""
-    low = maps.min(axis=(-2, -1), keepdims=True)
-    high = maps.max(axis=(-2, -1), keepdims=True)
-    return (maps - low) / np.maximum(high - low, EPS)
-
-
 def _torch_threads() -> int:
     """Set PyTorch to 1 or its default thread count, whichever runs a forward pass faster.
 
@@ -143,7 +136,7 @@ def run(
                     torch_model, name, x[:1], classes[:1, :1], True, layer=net.layer
                 )
                 t_peer = (time.perf_counter() - start) * n * top
-                diff = np.abs(minmax(result.raw[:1, :1]) - minmax(ref)).max()
+                diff = np.abs(reference.minmax(result.raw[:1, :1]) - reference.minmax(ref)).max()
             else:
                 ref = reference.reference_maps(torch_model, name, x, classes, layer=net.layer)
                 t_peer = _best_time(
@@ -152,17 +145,22 @@ def run(
                     ),
                     repeats,
                 )
-                diff = np.abs(minmax(result.raw) - minmax(ref)).max()
+                diff = np.abs(reference.minmax(result.raw) - reference.minmax(ref)).max()
             row.update({"peer ms": t_peer * 1000, "peer diff": float(diff)})
         rows.append(row)
     _print_table(rows, peer)
     if peer:
+        gradient = [m for m in methods if METHODS[m].gradients and METHODS[m].reference]
+        float64 = reference.float64_agreement(x, result.classes, gradient, layer=net.layer)
+        print("both networks in float64: max diff " + ", ".join(
+            f"{METHODS[m].title} {d:.1e}" for m, d in float64.items()))
         record = {
             "model": net.name,
             "layer": net.layer,
             "images": [p.name for p in image_paths()],
             "top": top,
             "max_diff": {row["method"]: row["peer diff"] for row in rows},
+            "max_diff_float64": {METHODS[m].title: d for m, d in float64.items()},
             "scorecam_maps": "one image, rank 1",
         }
         path = atomic_write_json(paths().report / AGREEMENT_FILE, record)

@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from deepvis.config import quick_mode
 from deepvis.errors import DeepvisError
 
@@ -77,6 +79,23 @@ LATER_FIELDS = {"precision": "float32", "init_from": None}
 
 #: Quick mode's training budget: a small subset and two epochs, everywhere.
 QUICK_TRAINING = dict(epochs=2, train_subset=2048, test_subset=1000)
+
+
+#: Quick mode's analysis data (notebooks 02 and 03): the first images of each split. A full run
+#: analyses all 60,000 training and 10,000 test images.
+QUICK_ANALYSIS = dict(train=6000, test=1000)
+
+
+def analysis_data(
+    data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Fashion-MNIST as `deepvis.data.load_fashion_mnist` returns it, cut to `QUICK_ANALYSIS`'s
+    first images of each split in quick mode (unchanged in a full run)."""
+    (x_train, y_train), (x_test, y_test) = data
+    if not quick_mode():
+        return data
+    n, m = QUICK_ANALYSIS["train"], QUICK_ANALYSIS["test"]
+    return (x_train[:n], y_train[:n]), (x_test[:m], y_test[:m])
 
 
 #: Images in the t-SNE yardstick of Step 4 (technical report): a full run, and quick mode.

@@ -114,8 +114,9 @@ class CAMResult:
 class GradCAM:
     """Grad-CAM, or another CAM ``method``, for a Keras model and one of its conv layers.
 
-    ``model`` maps a float32 batch to class scores; if it ends in a softmax, the pre-softmax
-    scores are used. ``layer_name`` names a layer with a 4-D (batch, h, w, C) output.
+    ``model`` maps a float32 batch to class scores (or a float64 one, for a model built with
+    Keras' float64 default, `dtype`); if it ends in a softmax, the pre-softmax scores are used.
+    ``layer_name`` names a layer with a 4-D (batch, h, w, C) output.
     ``method`` is a name in `deepvis.gradcam.methods.METHODS` (default ``"gradcam"``).
     ``grad_model`` is ``keras.Model(model.input, [layer output, logits])``, built once.
     ``batch_size`` bounds Score-CAM's masked images per forward pass (memory: that many input
@@ -132,6 +133,8 @@ class GradCAM:
         self.layer_name = layer_name
         self.batch_size = int(batch_size)
         self.num_classes = int(logits.shape[-1])
+        #: The model's input dtype (float32 unless built in float64): inputs, weights, maps.
+        self.dtype = np.dtype(model.inputs[0].dtype)
         self.grid = tuple(int(d) for d in layer.output.shape[1:3])
         self.grad_model = keras.Model(model.input, [layer.output, logits])
         self._run = tf.function(self._maps, reduce_retracing=True)
@@ -144,12 +147,12 @@ class GradCAM:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits (M, num_classes) float32 of a preprocessed batch (M, H, W, 3), ``batch_size``
         images per compiled forward pass."""
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=self.dtype)
         parts = [
             self._forward(tf.constant(x[i : i + self.batch_size])).numpy()
             for i in range(0, len(x), self.batch_size)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.num_classes), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, self.num_classes), self.dtype)
 
     def _logits_only(self, x: Any) -> Any:
         """Graph body: (N, H, W, 3) -> (N, num_classes) logits."""
@@ -171,10 +174,8 @@ class GradCAM:
         stacked = None
         if any(m.gradients for m in chosen):
             n = tf.shape(scores)[0]
-            grads = [
-                tape.gradient(scores, features, output_gradients=tf.one_hot(tf.fill([n], j), top))
-                for j in range(top)
-            ]
+            ranks = [tf.one_hot(tf.fill([n], j), top, dtype=scores.dtype) for j in range(top)]
+            grads = [tape.gradient(scores, features, output_gradients=r) for r in ranks]
             stacked = tf.stack(grads, axis=1)  # (N, k, h, w, C)
         del tape
         outputs = []
@@ -212,7 +213,7 @@ class GradCAM:
         As `compute` otherwise; Score-CAM adds its masked forward passes (`score_weights`).
         """
         names = tuple(_method(name).name for name in methods)
-        x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+        x = tf.convert_to_tensor(np.asarray(x, dtype=self.dtype))
         class_tensor, top = class_tensor_of(x, classes, top, self.num_classes)
         classes_t, scores, logits, features, outputs = self._run(x, class_tensor, top, names)
         classes_np = classes_t.numpy().astype(np.int64)
@@ -225,9 +226,9 @@ class GradCAM:
                 raw = tf.nn.relu(tf.einsum("nkc,nhwc->nkhw", alphas, features))
             raw_np = raw.numpy()
             if alphas is None:
-                alphas_np = np.full((*classes_np.shape, features.shape[-1]), np.nan, np.float32)
+                alphas_np = np.full((*classes_np.shape, features.shape[-1]), np.nan, self.dtype)
             else:
-                alphas_np = np.asarray(alphas, dtype=np.float32)
+                alphas_np = np.asarray(alphas, dtype=self.dtype)
             peak = raw_np.max(axis=(2, 3), keepdims=True)
             results[name] = CAMResult(
                 classes=classes_np,
@@ -243,7 +244,7 @@ class GradCAM:
         return results
 
     def score_weights(self, x: Any, features: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """Score-CAM channel weights (N, k, C) float32 (Wang et al. 2020, as pytorch-grad-cam).
+        """Score-CAM channel weights (N, k, C) in `dtype` (Wang et al. 2020, as pytorch-grad-cam).
 
         Each channel of ``features`` (N, h, w, C) is upsampled to the input size (bilinear,
         corners aligned), min-max normalised to a mask in [0, 1] and multiplied into its image
@@ -252,26 +253,27 @@ class GradCAM:
         channels (mostly all-zero after a ReLU) give the all-zero mask, whose logits are
         computed once. At most ``batch_size`` masked images go through the model at a time.
         """
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=self.dtype)
         n, height, width = x.shape[:3]
         rows = _align_corners(features.shape[1], height)  # (H, h)
         cols = _align_corners(features.shape[2], width)  # (W, w)
         live = features.max(axis=(1, 2)) > features.min(axis=(1, 2))  # (N, C)
-        blank = self._forward(tf.zeros((1, *x.shape[1:]), tf.float32)).numpy()[0]
-        scores = np.empty(features.shape[:1] + features.shape[3:] + classes.shape[1:], np.float32)
+        blank = self._forward(tf.zeros((1, *x.shape[1:]), self.dtype)).numpy()[0]
+        scores = np.empty(features.shape[:1] + features.shape[3:] + classes.shape[1:], self.dtype)
         scores[:] = blank[classes][:, None, :]  # (N, C, k)
         pairs = np.argwhere(live)  # (image, channel), image-major
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
             acts = features[chunk[:, 0], :, :, chunk[:, 1]]  # (b, h, w)
-            up = np.einsum("Hh,bhw,Ww->bHW", rows, acts, cols)
+            up = rows @ acts @ cols.T  # (b, H, W): two small matrix products per mask
             low = up.min(axis=(1, 2), keepdims=True)
             masks = (up - low) / (up.max(axis=(1, 2), keepdims=True) - low + 1e-8)
-            logits = self._forward(tf.constant(x[chunk[:, 0]] * masks[..., None])).numpy()
+            masked = (x[chunk[:, 0]] * masks[..., None]).astype(self.dtype, copy=False)
+            logits = self._forward(tf.constant(masked)).numpy()
             scores[chunk[:, 0], chunk[:, 1]] = np.take_along_axis(logits, classes[chunk[:, 0]], 1)
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         weights = shifted / shifted.sum(axis=1, keepdims=True)
-        return weights.transpose(0, 2, 1).astype(np.float32)
+        return weights.transpose(0, 2, 1).astype(self.dtype)
 
 
 def class_tensor_of(

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 
 from deepvis.errors import DeepvisError
 
@@ -92,7 +93,8 @@ def counterfactual(features: Any, grads: Any) -> Any:
 
 
 def first_component(features: np.ndarray) -> np.ndarray:
-    """(N, h, w, C) -> (N, h, w) float32: centred activations on their first principal axis.
+    """(N, h, w, C) -> (N, h, w), same float dtype: centred activations on their first principal
+    axis.
 
     As pytorch-grad-cam's ``get_2d_projection``: per image, rows are grid positions, columns
     channels; the column means are subtracted and the rows projected on the first right singular
@@ -100,14 +102,15 @@ def first_component(features: np.ndarray) -> np.ndarray:
     thin SVD gives the same first vector, sign included, as the reference's full one, ten times
     faster (``tests/gradcam/test_reference.py`` checks the maps).
     """
-    features = np.nan_to_num(np.asarray(features, dtype=np.float32))
+    features = np.nan_to_num(np.asarray(features))
     out = []
-    for a in features:
-        rows = a.reshape(-1, a.shape[-1])
-        rows = rows - rows.mean(axis=0)
-        _, _, vt = np.linalg.svd(rows, full_matrices=False)
-        out.append((rows @ vt[0]).reshape(a.shape[:2]))
-    return np.asarray(out, dtype=np.float32)
+    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads would fight TensorFlow's
+        for a in features:
+            rows = a.reshape(-1, a.shape[-1])
+            rows = rows - rows.mean(axis=0)
+            _, _, vt = np.linalg.svd(rows, full_matrices=False)
+            out.append((rows @ vt[0]).reshape(a.shape[:2]))
+    return np.asarray(out, dtype=features.dtype)
 
 
 def eigencam(features: Any, grads: Any) -> Any:
@@ -116,7 +119,7 @@ def eigencam(features: Any, grads: Any) -> Any:
     Gradient-free and class-independent: the caller repeats the one map for the k classes.
     Runs `first_component` (NumPy's SVD, like the reference) inside the graph.
     """
-    projection = tf.numpy_function(first_component, [features], tf.float32, stateful=False)
+    projection = tf.numpy_function(first_component, [features], features.dtype, stateful=False)
     return tf.ensure_shape(projection, features.shape[:3])[:, None]
 
 

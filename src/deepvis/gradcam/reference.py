@@ -11,7 +11,9 @@ For the reference tests (``tests/gradcam/test_reference.py``) and the benchmark
   `deepvis.gradcam.imagenet.lite0` (``block10_add``: ``_blocks[10]``; ``top_activation``:
   ``head_activation``);
 * `reference_maps`: one pytorch-grad-cam method's grid maps for N images and k classes each,
-  called as a user of that library would: one call per rank.
+  called as a user of that library would: one call per rank;
+* `float64_agreement`: how far the two implementations' maps differ with both networks in
+  float64, where float32 rounding no longer hides the comparison.
 
 ``import torchvision`` fails with the torchvision that grad-cam pulls in ("operator
 torchvision::nms does not exist"); pytorch-grad-cam's CAM classes import it but never call it,
@@ -24,6 +26,8 @@ import importlib.util
 import re
 import sys
 import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -95,10 +99,67 @@ def torch_lite0() -> Any:
 
 
 def to_torch(x: np.ndarray) -> Any:
-    """A preprocessed Keras batch (N, H, W, 3) float32 -> torch tensor (N, 3, H, W)."""
+    """A preprocessed Keras batch (N, H, W, 3) -> torch tensor (N, 3, H, W): float64 stays
+    float64, anything else becomes float32."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 3, 1, 2)))
+    x = np.asarray(x)
+    x = x if x.dtype == np.float64 else x.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def minmax(maps: np.ndarray) -> np.ndarray:
+    """Each (h, w) map of (..., h, w) rescaled to [0, 1] (``(m - min) / (max - min)``), the form
+    in which both implementations' maps are compared."""
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    high = maps.max(axis=(-2, -1), keepdims=True)
+    return (maps - low) / np.maximum(high - low, 1e-12)
+
+
+@contextmanager
+def float64_keras() -> Iterator[None]:
+    """Keras' default float type and dtype policy set to float64 while models are built (a
+    model keeps the dtype it was built with), then restored."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def float64_agreement(
+    x: np.ndarray, classes: np.ndarray, names: Sequence[str], layer: str = LITE0_LAYER
+) -> dict[str, float]:
+    """Max |difference| of the min-max normalised maps of this project and pytorch-grad-cam, per
+    method in ``names``, with both EfficientNet-Lite0s in float64.
+
+    In float32 the two runtimes round differently, and on ``block10_add`` (signed activations,
+    a ReLU of a weighted sum of 112 maps that largely cancel) that rounding reaches 1e-3 in a
+    normalised map; in float64 what remains is the difference between the methods'
+    implementations. ``x`` (N, 224, 224, 3) preprocessed, ``classes`` (N, k).
+    """
+    from deepvis.gradcam.core import GradCAM
+    from deepvis.gradcam.imagenet.lite0 import build_efficientnet_lite0
+
+    with float64_keras():
+        model = build_efficientnet_lite0()
+    x64 = np.asarray(x, np.float64)
+    ours = GradCAM(model, layer).compute_all(x64, names, classes=classes)
+    torch_model = torch_lite0().double()
+    return {
+        name: float(
+            np.abs(
+                minmax(ours[name].raw) - minmax(reference_maps(torch_model, name, x64, classes,
+                                                               layer=layer))
+            ).max()
+        )
+        for name in names
+    }
 
 
 def grad_cam_module() -> types.ModuleType:
