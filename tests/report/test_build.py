@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def pdf_calls(monkeypatch):
 
     monkeypatch.setattr(build, "missing_pdf_tools", lambda: [])
     monkeypatch.setattr(build, "render_pdf", render_pdf)
+    monkeypatch.setattr(build, "PDF_WORKERS", 1)  # in this process, where the stand-in is
     return calls
 
 
@@ -276,3 +278,33 @@ def test_quick_pdf_uses_the_unicode_fonts(quick):
         ["pdffonts", str(quick.report / "report.pdf")], capture_output=True, text=True
     ).stdout
     assert "DejaVuSerif" in fonts
+
+
+@pytest.mark.skipif(
+    build.missing_pdf_tools() or shutil.which("pdftotext") is None, reason="no TeX toolchain"
+)
+def test_two_pdfs_typeset_in_parallel_processes_are_those_of_one_at_a_time(tmp_path):
+    """The parallel path (worker processes) gives valid PDFs, each timed, of the right text."""
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    docs = {
+        key: new_notebook(cells=[new_markdown_cell(f"# Heading of {key}\n\nSome text.")])
+        for key in ("first", "second")
+    }
+    parallel, serial = build.Timings(), build.Timings()
+    (tmp_path / "p").mkdir()
+    (tmp_path / "s").mkdir()
+    build._render_pdfs(parallel, tmp_path / "p", docs, tmp_path, workers=2)
+    build._render_pdfs(serial, tmp_path / "s", docs, tmp_path, workers=1)
+    assert set(parallel.render) == set(serial.render) == {"first.pdf", "second.pdf"}
+    assert all(seconds > 0 for seconds in parallel.render.values())
+    for key in docs:
+        pdf = (tmp_path / "p" / f"{key}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF")
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / "p" / f"{key}.pdf"), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"Heading of {key}" in text

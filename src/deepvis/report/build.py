@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -57,6 +59,7 @@ class Timings:
 
     execute: dict[str, float] = field(default_factory=dict)
     render: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
 
 def source_date_epoch(root: Path) -> int | None:
@@ -141,19 +144,13 @@ def build(
             stem = Path(name).stem
             page = partial(render_html, nb, stem, source_dir, writeup=False)
             _render(timings, staged / f"{stem}.html", page)
-        for key in write_up_names():
-            doc = writeup(key, named, block)
-            _render(
-                timings,
-                staged / f"{key}.html",
-                partial(render_html, doc, key, source_dir, writeup=True),
-            )
-            if not missing:
-                with _source_date(epoch):
-                    _render(
-                        timings, staged / f"{key}.pdf", partial(render_pdf, doc, key, source_dir)
-                    )
-            print(f"rendered {key}", flush=True)
+        docs = {key: writeup(key, named, block) for key in write_up_names()}
+        for key, doc in docs.items():
+            page = partial(render_html, doc, key, source_dir, writeup=True)
+            _render(timings, staged / f"{key}.html", page)
+        if not missing:
+            with _source_date(epoch):
+                _render_pdfs(timings, staged, docs, source_dir)
         for item in sorted(staged.iterdir()):
             os.replace(item, report_dir / item.name)
     _summary(timings, executed_dir if execute else None, report_dir)
@@ -190,13 +187,53 @@ def _render(timings: Timings, target: Path, render: Callable[[], str | bytes]) -
     timings.render[target.name] = time.perf_counter() - start
 
 
+def _timed_pdf(doc: NotebookNode, key: str, source_dir: Path) -> tuple[bytes, float]:
+    """`render_pdf` and its wall time in seconds (run in a worker process)."""
+    start = time.perf_counter()
+    return render_pdf(doc, key, source_dir), time.perf_counter() - start
+
+
+#: How many write-ups are typeset at once: one per core, at most two (there are three).
+PDF_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
+def _render_pdfs(
+    timings: Timings,
+    staged: Path,
+    docs: dict[str, NotebookNode],
+    source_dir: Path,
+    workers: int | None = None,
+) -> None:
+    """Each write-up of `docs` as ``<key>.pdf`` in `staged`, `workers` (default `PDF_WORKERS`)
+    at a time. nbconvert changes the working directory while xelatex runs, so parallel ones run
+    in processes of their own; with one worker they run here, one after the other."""
+    workers = PDF_WORKERS if workers is None else workers
+    if workers <= 1 or len(docs) <= 1:
+        results = ((key, _timed_pdf(doc, key, source_dir)) for key, doc in docs.items())
+        _store_pdfs(timings, staged, results)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {key: pool.submit(_timed_pdf, doc, key, source_dir) for key, doc in docs.items()}
+        _store_pdfs(timings, staged, ((key, f.result()) for key, f in futures.items()))
+
+
+def _store_pdfs(
+    timings: Timings, staged: Path, results: Iterable[tuple[str, tuple[bytes, float]]]
+) -> None:
+    """Write each (key, (PDF bytes, seconds)) of `results` to ``<key>.pdf`` and time it."""
+    for key, (body, seconds) in results:
+        (staged / f"{key}.pdf").write_bytes(body)
+        timings.render[f"{key}.pdf"] = seconds
+        print(f"rendered {key}", flush=True)
+
+
 def _summary(timings: Timings, executed_dir: Path | None, report_dir: Path) -> None:
     print("summary:")
     for name, seconds in timings.execute.items():
         print(f"  execute {name:<32} {seconds:8.1f} s")
     for name, seconds in timings.render.items():
         print(f"  render  {name:<32} {seconds:8.1f} s")
-    total = sum(timings.execute.values()) + sum(timings.render.values())
+    total = time.perf_counter() - timings.started  # wall time: the PDFs overlap
     print(f"  total   {'':<32} {total:8.1f} s")
     if executed_dir is not None:
         print(f"executed notebooks: {shown(executed_dir)}/")
