@@ -165,3 +165,12 @@ def test_a_float64_model_gives_float64_maps_that_match_float32(model, x, method)
     assert ours64.logits.dtype == np.float64
     np.testing.assert_array_equal(ours64.classes, ours32.classes)
     np.testing.assert_allclose(ours64.raw, ours32.raw, rtol=1e-4, atol=1e-6)
+
+
+def test_the_logits_function_is_traced_once_per_model(model, x):
+    """Every GradCAM on one model shares its compiled logits; another model has its own."""
+    first, second = GradCAM(model, "conv"), GradCAM(model, "conv", "hirescam")
+    other = GradCAM(tiny_model(seed=1), "conv")
+    assert first._forward is second._forward is not other._forward
+    np.testing.assert_allclose(first.logits(x), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(other.logits(x), first.logits(x))

@@ -13,7 +13,7 @@ one pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +138,7 @@ class GradCAM:
         self.grid = tuple(int(d) for d in layer.output.shape[1:3])
         self.grad_model = keras.Model(model.input, [layer.output, logits])
         self._run = tf.function(self._maps, reduce_retracing=True)
-        self._forward = tf.function(self._logits_only, reduce_retracing=True)
+        self._forward = shared_logits(model)
 
     def rebuild(self, model: Any) -> GradCAM:
         """The same method, layer and batch size on another model (e.g. a re-initialised copy)."""
@@ -153,10 +153,6 @@ class GradCAM:
             for i in range(0, len(x), self.batch_size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self.num_classes), self.dtype)
-
-    def _logits_only(self, x: Any) -> Any:
-        """Graph body: (N, H, W, 3) -> (N, num_classes) logits."""
-        return self.grad_model(x, training=False)[1]
 
     def _maps(self, x: Any, classes: Any, top: int, names: tuple[str, ...]) -> tuple[Any, ...]:
         """Graph body: one forward pass under one tape, then one backward pass per rank.
@@ -274,6 +270,18 @@ class GradCAM:
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         weights = shifted / shifted.sum(axis=1, keepdims=True)
         return weights.transpose(0, 2, 1).astype(self.dtype)
+
+
+def shared_logits(model: Any) -> Callable[[Any], Any]:
+    """The compiled function (N, H, W, 3) -> (N, num_classes) pre-softmax logits of `model`,
+    traced once per model and shared by every `GradCAM` on it (kept on the model itself, so it
+    lives as long as the model; each trace costs seconds on Lite0)."""
+    forward = model.__dict__.get("_deepvis_logits")
+    if forward is None:
+        scorer = keras.Model(model.input, _logits(model))
+        forward = tf.function(lambda x: scorer(x, training=False), reduce_retracing=True)
+        object.__setattr__(model, "_deepvis_logits", forward)  # past Keras' attribute tracking
+    return forward
 
 
 def class_tensor_of(
