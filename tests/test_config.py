@@ -4,6 +4,7 @@ the environment defaults."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,17 @@ def test_environment_fills_defaults_and_keeps_what_is_set(monkeypatch):
     assert {k: environment()[k] for k in ENV_DEFAULTS} == ENV_DEFAULTS
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     assert environment()["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_keras_home_is_the_folder_keras_itself_uses(monkeypatch):
+    from keras.src.backend import config as keras_config
+
+    from deepvis.config import keras_home
+
+    if "KERAS_HOME" not in os.environ:
+        assert keras_home() == Path(keras_config.keras_home())
+    monkeypatch.setenv("KERAS_HOME", "/somewhere/else")
+    assert keras_home() == Path("/somewhere/else")
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # home not writable
+    assert keras_home() == Path("/tmp/.keras")

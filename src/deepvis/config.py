@@ -12,6 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def keras_home() -> Path:
+    """Keras' cache folder, resolved the way Keras resolves it (``keras.src.backend.config``)
+    but without importing Keras and TensorFlow (seconds): ``$KERAS_HOME``, else ``~/.keras``,
+    or ``/tmp/.keras`` when the home folder is not writable."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"])
+    base = os.path.expanduser("~")
+    return Path(base if os.access(base, os.W_OK) else "/tmp") / ".keras"
+
+
 def project_root() -> Path:
     """The project folder: env ``DEEPVIS_HOME`` if set, else the checkout holding this package.
 

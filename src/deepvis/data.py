@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepvis.config import APT_PACKAGES, paths
+from deepvis.config import APT_PACKAGES, keras_home, paths
 from deepvis.errors import DeepvisError
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -124,8 +124,7 @@ def candidate_sources() -> list[tuple[str, Path]]:
 
 def keras_dataset_dir() -> Path:
     """Where ``keras.datasets.fashion_mnist.load_data()`` reads its files."""
-    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-    return Path(keras_home) / "datasets" / "fashion-mnist"
+    return keras_home() / "datasets" / "fashion-mnist"
 
 
 def place_files(source: Path, target: Path) -> None:

@@ -94,7 +94,9 @@ def test_bad_options_exit_2_and_write_nothing(cli, images, tmp_path, capsys, opt
 def test_vgg16_without_weights_exits_2(images, tmp_path, monkeypatch, capsys):
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
     monkeypatch.setattr(imagenet, "class_names", lambda: ())
 

@@ -109,7 +109,9 @@ def test_altered_wheel_is_refused(project_home):
 def test_class_index_is_verified_and_decodes(tmp_path, monkeypatch):
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     path = classes.ensure_class_index()
     assert path == tmp_path / "models" / classes.CLASS_INDEX_FILE
     assert hashlib.md5(path.read_bytes()).hexdigest() == classes.CLASS_INDEX_MD5
@@ -128,7 +130,9 @@ def _offline(*args, **kwargs):
 def test_explicit_vgg16_without_weights_says_how_to_fix(tmp_path, monkeypatch):
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
     monkeypatch.setattr(models.socket, "create_connection", _offline)
     with pytest.raises(DeepvisError, match="DEEPVIS_VGG16_WEIGHTS"):
@@ -151,7 +155,9 @@ def lite0():
 def test_auto_falls_back_to_lite0_and_says_why(lite0, tmp_path, monkeypatch, capsys):
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
 
     def offline():
@@ -252,7 +258,9 @@ def test_vgg16_offline_download_fails_fast_in_one_line(tmp_path, monkeypatch):
     import keras.applications
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
     monkeypatch.setattr(models.socket, "create_connection", _offline)
     monkeypatch.setattr(keras.applications, "VGG16", lambda **kw: pytest.fail("network built"))
@@ -290,7 +298,9 @@ class _Closable:
 def test_auto_without_weights_tries_the_download_and_falls_back(tmp_path, monkeypatch):
     from keras.src.backend import config
 
-    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))
+    monkeypatch.setattr(config, "keras_home", lambda: str(tmp_path))  # Keras'
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # deepvis.config.keras_home
     monkeypatch.delenv("DEEPVIS_VGG16_WEIGHTS", raising=False)
     tried = []
 

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell
 
 from deepvis.config import paths
 from deepvis.errors import DeepvisError
-from deepvis.report import build, check, execute, writeup
+from deepvis.report import build, check, notebooks, writeup
 
 from .helpers import executed, write
 
@@ -261,8 +261,8 @@ def test_quick_report_passes_the_check(quick):
 
 @pytest.mark.report
 def test_quick_report_covers_every_notebook_and_write_up(quick):
-    sources = [p.name for p in execute.find_notebooks(quick.root / "notebooks")]
-    assert sources and [p.name for p in execute.find_notebooks(quick.notebooks_out)] == sources
+    sources = [p.name for p in notebooks.find_notebooks(quick.root / "notebooks")]
+    assert sources and [p.name for p in notebooks.find_notebooks(quick.notebooks_out)] == sources
     for name in writeup.write_up_names():
         page = (quick.report / f"{name}.html").read_text(encoding="utf-8")
         assert '<nav class="toc">' in page

@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from deepvis.errors import DeepvisError
-from deepvis.report import execute
+from deepvis.report import execute, notebooks
 
 from .helpers import write
 
@@ -16,7 +16,7 @@ from .helpers import write
 def test_find_notebooks_in_name_order(tmp_path):
     for name in ("02_b.ipynb", "01_a.ipynb", "scratch.ipynb", "10_c.ipynb"):
         (tmp_path / name).write_text("{}")
-    assert [p.name for p in execute.find_notebooks(tmp_path)] == [
+    assert [p.name for p in notebooks.find_notebooks(tmp_path)] == [
         "01_a.ipynb",
         "02_b.ipynb",
         "10_c.ipynb",

@@ -10,7 +10,7 @@ import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from deepvis.errors import DeepvisError
-from deepvis.report import render, writeup
+from deepvis.report import render, titleblock, writeup
 
 #: Every LaTeX special, TeX's quote, dash and dot ligatures, and HTML/markdown markup.
 AUTHOR = 'Ada_Love & 100% {x} $5 #1 ~a ^b \\c O\'Brien "q" `g` -- ... <b>Ada</b> *em*'
@@ -65,10 +65,10 @@ def test_pdf_shows_the_byline_as_typed(tmp_path):
 def test_a_line_break_in_the_title_block_is_refused(tmp_path, monkeypatch, variable):
     monkeypatch.setenv(variable, "Ada\nLovelace")
     with pytest.raises(DeepvisError, match=f"on one line \\({variable}"):
-        writeup.title_block(root=tmp_path)
+        titleblock.title_block(root=tmp_path)
 
 
 def test_any_other_text_is_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPVIS_AUTHOR", AUTHOR)
     monkeypatch.setenv("DEEPVIS_STUDENT_ID", STUDENT_ID)
-    assert writeup.title_block(root=tmp_path).byline() == SHOWN
+    assert titleblock.title_block(root=tmp_path).byline() == SHOWN

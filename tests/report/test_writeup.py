@@ -6,7 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from deepvis.errors import DeepvisError
-from deepvis.report import writeup
+from deepvis.report import titleblock, writeup
 
 from .helpers import executed
 
@@ -69,20 +69,20 @@ def test_unknown_write_up_is_refused():
 
 
 def test_title_block_from_the_student_file_and_the_environment(tmp_path, monkeypatch):
-    for env in writeup.STUDENT_ENV.values():
+    for env in titleblock.STUDENT_ENV.values():
         monkeypatch.delenv(env, raising=False)
-    assert writeup.title_block(tmp_path).byline() == ""  # no file: nothing shown
-    (tmp_path / writeup.STUDENT_FILE).write_text('author = "Ada Lovelace"\nstudent_id = ""\n')
-    block = writeup.title_block(tmp_path, epoch=1659900000)
+    assert titleblock.title_block(tmp_path).byline() == ""  # no file: nothing shown
+    (tmp_path / titleblock.STUDENT_FILE).write_text('author = "Ada Lovelace"\nstudent_id = ""\n')
+    block = titleblock.title_block(tmp_path, epoch=1659900000)
     assert block.byline() == "Ada Lovelace" and block.date == "7 August 2022"
     monkeypatch.setenv("DEEPVIS_STUDENT_ID", "907")
-    assert writeup.title_block(tmp_path).byline() == "Ada Lovelace (student ID 907)"
-    (tmp_path / writeup.STUDENT_FILE).write_text('name = "x"\n')
+    assert titleblock.title_block(tmp_path).byline() == "Ada Lovelace (student ID 907)"
+    (tmp_path / titleblock.STUDENT_FILE).write_text('name = "x"\n')
     with pytest.raises(DeepvisError, match="unknown keys"):
-        writeup.title_block(tmp_path)
-    (tmp_path / writeup.STUDENT_FILE).write_text("author = \n")
+        titleblock.title_block(tmp_path)
+    (tmp_path / titleblock.STUDENT_FILE).write_text("author = \n")
     with pytest.raises(DeepvisError, match="not valid TOML"):
-        writeup.title_block(tmp_path)
+        titleblock.title_block(tmp_path)
 
 
 def test_headings_of_markdown_cells_and_outputs_skip_removed_ones():

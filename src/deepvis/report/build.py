@@ -42,15 +42,12 @@ from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_bytes
 from deepvis.quiet import quiet_terminal
 from deepvis.report.check import check
-from deepvis.report.execute import (
-    NOTEBOOK_GLOB,
-    execute_notebook,
-    find_notebooks,
-    write_notebook,
-)
+from deepvis.report.execute import execute_notebook, write_notebook
+from deepvis.report.notebooks import NOTEBOOK_GLOB, find_notebooks
 from deepvis.report.render import missing_pdf_tools, pdf_tools_hint, render_html, render_pdf
 from deepvis.report.settings import validate_settings
-from deepvis.report.writeup import title_block, write_up_names, writeup
+from deepvis.report.titleblock import title_block
+from deepvis.report.writeup import write_up_names, writeup
 
 
 @dataclass

@@ -25,7 +25,8 @@ from pathlib import Path
 import nbformat
 
 from deepvis.config import apt_command, quick_mode, shown
-from deepvis.report.execute import error_outputs, find_notebooks
+from deepvis.report.execute import error_outputs
+from deepvis.report.notebooks import find_notebooks
 from deepvis.report.writeup import (
     COMBINED,
     EXERCISES,

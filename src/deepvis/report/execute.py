@@ -22,16 +22,9 @@ from deepvis.errors import DeepvisError, one_line
 from deepvis.files import atomic_write_text
 from deepvis.quiet import open_log
 
-#: The notebooks a report is made of, run in name order.
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"
 #: Set in the kernel's environment on top of the project's defaults: stable hashing.
 KERNEL_ENV = {"PYTHONHASHSEED": "0"}
-
-
-def find_notebooks(folder: Path) -> list[Path]:
-    """The report's notebooks in `folder` (``NN_name.ipynb``), in name order."""
-    return sorted(folder.glob(NOTEBOOK_GLOB))
 
 
 def kernel_env() -> dict[str, str]:

@@ -80,7 +80,7 @@ def check_fashion_mnist() -> str:
 
 def check_notebooks(folder: Path) -> None:
     """`folder` holds the report's notebooks."""
-    from deepvis.report.execute import NOTEBOOK_GLOB, find_notebooks
+    from deepvis.report.notebooks import NOTEBOOK_GLOB, find_notebooks
 
     if not find_notebooks(folder):
         raise DeepvisError(f"no notebooks named {NOTEBOOK_GLOB} in {shown(folder)}")
@@ -102,7 +102,7 @@ def validate_settings(job: str = "report", notebooks: Path | None = None) -> str
     mode = "quick mode" if quick_mode() else "full run"
     if job == "train":
         return f"settings ok: {mode}; Fashion-MNIST from {check_fashion_mnist()}"
-    from deepvis.report.writeup import title_block
+    from deepvis.report.titleblock import title_block
 
     byline = title_block().byline()
     check_source_date()

@@ -27,23 +27,18 @@ numbered in the order in which they appear in each write-up, and ``[[fig:label]]
 from __future__ import annotations
 
 import copy
-import datetime
 import html
-import os
 import re
-import tomllib
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 from nbconvert.filters import html2text, markdown2html_mistune
 from nbformat import NotebookNode
 
 from deepvis.captions import KINDS, META, REFERENCE
-from deepvis.config import project_root
 from deepvis.errors import DeepvisError
+from deepvis.report.titleblock import TitleBlock, as_typed_html
 
 TITLE = "Visualizing what deep networks learn: technical report"
 COURSE = "CS 4/510 Computer Vision & Deep Learning"
@@ -53,9 +48,6 @@ TECHNICAL_TAG, HANDIN_TAG = "technical", "handin"
 REMOVE_CELL_TAGS = ("remove-cell",)
 REMOVE_OUTPUT_TAGS = ("remove-output",)
 HTML_ONLY_TAG = "html-only"
-#: The file the student edits once for the title block, and the variables that override it.
-STUDENT_FILE = "student.toml"
-STUDENT_ENV = {"author": "DEEPVIS_AUTHOR", "student_id": "DEEPVIS_STUDENT_ID"}
 
 _HEADING = re.compile(r"<h([1-6]) id=\"([^\"]*)\">(.*?)<a class=\"anchor-link\"", re.S)
 
@@ -102,67 +94,6 @@ EXERCISES = (
 )
 #: The write-up with both exercises.
 COMBINED = "report"
-
-
-@dataclass(frozen=True)
-class TitleBlock:
-    """What the title block of every write-up shows; unset fields are left out."""
-
-    author: str = ""
-    student_id: str = ""
-    date: str = ""
-
-    def byline(self) -> str:
-        """``"Ada Lovelace (student ID 123)"``, or whichever part is set, or ``""``."""
-        sid = f"student ID {self.student_id}" if self.student_id else ""
-        if self.author and sid:
-            return f"{self.author} ({sid})"
-        return self.author or sid
-
-
-def title_block(root: Path | None = None, epoch: int | None = None) -> TitleBlock:
-    """Author and student ID from `STUDENT_FILE` (env `STUDENT_ENV` wins), date from `epoch`.
-
-    Raises `DeepvisError` for a file that is not valid TOML or holds unknown keys, and for a
-    field with a line break or another control character. Any other text is shown as typed.
-    """
-    path = (root or project_root()) / STUDENT_FILE
-    values: dict[str, str] = {}
-    if path.is_file():
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise DeepvisError(f"{STUDENT_FILE}: not valid TOML ({err}); fix the file") from err
-        unknown = sorted(set(values) - set(STUDENT_ENV))
-        if unknown:
-            raise DeepvisError(
-                f"{STUDENT_FILE}: unknown keys {unknown}; only {sorted(STUDENT_ENV)} are read"
-            )
-    fields = {
-        key: os.environ.get(env) or str(values.get(key, "")).strip()
-        for key, env in STUDENT_ENV.items()
-    }
-    for key, value in fields.items():
-        if any(unicodedata.category(char) == "Cc" for char in value):
-            raise DeepvisError(
-                f"the {key.replace('_', ' ')} {value!r} holds a line break or another control "
-                f"character; write it on one line ({STUDENT_ENV[key]} or {STUDENT_FILE})"
-            )
-    return TitleBlock(**fields, date=format_date(epoch))
-
-
-def as_typed_html(text: str) -> str:
-    """A markdown block that shows `text` as typed: an HTML paragraph (markdown leaves its inside
-    alone) with HTML's specials escaped, and ``$`` too, so that it never starts a formula."""
-    return f"<p>{html.escape(text).replace('$', '&#36;')}</p>"
-
-
-def format_date(epoch: int | None) -> str:
-    """``"7 August 2022"`` for a Unix time (UTC); ``""`` for None."""
-    if epoch is None:
-        return ""
-    day = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
-    return f"{day.day} {day:%B %Y}"
 
 
 def exercise_of(notebook_name: str) -> Exercise | None:

@@ -14,6 +14,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
+from deepvis.config import keras_home
 from deepvis.errors import DeepvisError
 from deepvis.files import atomic_write_text
 from deepvis.gradcam.imagenet.wheels import WHEELS, wheel_path
@@ -25,9 +26,7 @@ _CLASS_NAMES_MODULE = "keras_hub/src/utils/imagenet/imagenet_utils.py"
 
 def keras_cache_models_dir() -> Path:
     """The folder where Keras' ``get_file`` caches model files (``$KERAS_HOME/models``)."""
-    from keras.src.backend import config  # Keras' own resolution of KERAS_HOME / ~/.keras
-
-    return Path(config.keras_home()) / "models"
+    return keras_home() / "models"
 
 
 def _class_index_json() -> str:
