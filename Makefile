@@ -58,8 +58,8 @@ data: setup
 test: data
 	$(PY) -m pytest -q
 
-# Every setting is checked first (deepvis.report.settings: seconds); then the two CAEs train, side
-# by side (or load from the cache); then the notebooks run. TensorFlow's C++ logging and the
+# Every setting is checked first (deepvis.report.settings: seconds); then the CAE trains, then the
+# denoising CAE fine-tuned from it (or both load from the cache); then the notebooks run. TensorFlow's C++ logging and the
 # tracebacks of failures go to build/logs/deepvis.log (deepvis.quiet), not to the terminal.
 report: data
 	$(PY) -m deepvis.report.settings
@@ -73,8 +73,8 @@ bench: data
 	$(PY) -m deepvis.bench train
 	$(PY) -m deepvis.bench gradcam
 
-# Train (or load) the CAE and the denoising CAE into the cache, side by side, after checking the
-# settings training reads.
+# Train (or load) the CAE, then the denoising CAE fine-tuned from it, into the cache, after checking
+# the settings training reads.
 train: data
 	$(PY) -m deepvis.report.settings --job train
 	$(PY) -m deepvis.quiet deepvis.cae.train
