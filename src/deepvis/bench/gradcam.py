@@ -151,7 +151,8 @@ def run(
     _print_table(rows, peer)
     if peer:
         gradient = [m for m in methods if METHODS[m].gradients and METHODS[m].reference]
-        float64 = reference.float64_agreement(x, result.classes, gradient, layer=net.layer)
+        classes = GradCAM(net.model, net.layer).compute(x, top=top).classes  # every method's
+        float64 = reference.float64_agreement(x, classes, gradient, layer=net.layer)
         print("both networks in float64: max diff " + ", ".join(
             f"{METHODS[m].title} {d:.1e}" for m, d in float64.items()))
         record = {
