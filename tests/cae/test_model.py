@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
+from keras import layers
 
 from deepvis.cae.config import CAEConfig
-from deepvis.cae.model import build_cae, check_symmetric, layer_shapes, spatial_sizes
+from deepvis.cae.model import (
+    FusedBatchNorm,
+    build_cae,
+    check_symmetric,
+    layer_shapes,
+    spatial_sizes,
+)
 from deepvis.errors import DeepvisError
 
 
@@ -119,3 +126,61 @@ def test_summary_text_is_keras_summary_without_row_rules():
     assert "enc_conv1 (Conv2D)" in text and "Total params" in text and "├" not in text
     layers = [line for line in text.splitlines() if line.startswith("│")]
     assert len(layers) == len(cae.encoder.layers)  # one row per layer, input included
+
+
+def _keras_and_fused_batch_norm(shape: tuple[int, ...]):
+    """A Keras BatchNormalization and a FusedBatchNorm with the same random gamma,
+    beta and moving statistics, built for `shape`."""
+    rng = np.random.default_rng(0)
+    keras_bn, fused_bn = layers.BatchNormalization(), FusedBatchNorm()
+    for layer in (keras_bn, fused_bn):
+        layer.build(shape)
+    c = shape[-1]
+    values = [rng.uniform(0.5, 2, c), rng.normal(size=c), rng.normal(size=c), rng.uniform(1, 3, c)]
+    for layer in (keras_bn, fused_bn):
+        layer.set_weights([v.astype("float32") for v in values])
+    return keras_bn, fused_bn
+
+
+@pytest.mark.parametrize("shape", [(8, 5, 5, 3), (64, 2, 2, 16)])
+def test_fused_batch_norm_is_keras_batch_norm_in_training(shape):
+    import tensorflow as tf
+
+    keras_bn, fused_bn = _keras_and_fused_batch_norm(shape)
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape).astype("float32"))
+    grads = []
+    for layer in (keras_bn, fused_bn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.sin(x))  # a loss whose gradient varies per element
+        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+        # Batch statistics: every channel of the output has mean beta and std gamma.
+        np.testing.assert_allclose(
+            np.mean(y, axis=(0, 1, 2)), layer.beta.numpy(), atol=1e-4
+        )
+    np.testing.assert_allclose(fused_bn(x, training=True), keras_bn(x, training=True), atol=1e-4)
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+    # Two training calls each: the moving statistics (biased variance) agree.
+    for a, b in zip(keras_bn.get_weights(), fused_bn.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(keras_bn.moving_mean.numpy(), 0)
+
+
+def test_fused_batch_norm_uses_the_moving_statistics_outside_training():
+    keras_bn, fused_bn = _keras_and_fused_batch_norm((4, 3, 3, 2))
+    x = np.random.default_rng(2).normal(size=(4, 3, 3, 2)).astype("float32")
+    gamma, beta, mean, var = (w.numpy() for w in fused_bn.weights)
+    expected = gamma * (x - mean) / np.sqrt(var + fused_bn.epsilon) + beta
+    np.testing.assert_allclose(fused_bn(x, training=False), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fused_bn(x, training=False), keras_bn(x, training=False))
+
+
+def test_the_cae_uses_the_fused_batch_norm_unless_told_not_to():
+    def norms(cae):
+        return {type(layer) for layer in cae.encoder.layers if "_bn" in layer.name}
+
+    assert norms(build_cae(CAEConfig(filters=(4, 4, 4)))) == {FusedBatchNorm}
+    unfused = build_cae(CAEConfig(filters=(4, 4, 4), fused_batch_norm=False))
+    assert norms(unfused) == {layers.BatchNormalization}

@@ -49,6 +49,21 @@ def test_same_configuration_same_weights(images, precision):
         np.testing.assert_array_equal(w1, w2)
 
 
+def test_steps_per_execution_changes_nothing_but_speed(images, monkeypatch):
+    from dataclasses import replace
+
+    config = replace(TINY, train_subset=500)  # 8 steps an epoch: 3 + 3 + 2 at 3 per execution
+    runs = []
+    for steps in (1, 3):
+        monkeypatch.setattr(train_mod, "STEPS_PER_EXECUTION", steps)
+        runs.append(train_mod.train(config, *images, verbose=0))
+    (cae1, h1), (cae3, h3) = runs
+    np.testing.assert_allclose(h3["loss"], h1["loss"], rtol=1e-6)
+    np.testing.assert_allclose(h3["val_loss"], h1["val_loss"], rtol=1e-6)
+    for w1, w3 in zip(cae1.autoencoder.get_weights(), cae3.autoencoder.get_weights(), strict=True):
+        np.testing.assert_allclose(w3, w1, rtol=1e-5, atol=1e-6)
+
+
 def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
     from dataclasses import replace
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from deepvis.cae.config import CAEConfig
 from deepvis.errors import DeepvisError
@@ -67,10 +67,61 @@ def spatial_sizes(size: int, depth: int) -> list[int]:
     return sizes
 
 
-def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, dropout: float, name: str):
+class FusedBatchNorm(layers.BatchNormalization):
+    """Keras' `BatchNormalization`, computed in training by TensorFlow's fused kernel.
+
+    The same function and the same variables as the Keras layer: in training it normalises by
+    the batch's mean and biased variance over every axis but the channels, and updates the moving
+    statistics with them (``moving = momentum * moving + (1 - momentum) * batch``); otherwise it
+    uses the moving statistics, computed by Keras' own code. Keras 3 composes training-mode
+    batch-norm from about ten small operations, forward and backward; TensorFlow's
+    ``FusedBatchNormV3`` (oneDNN on these CPUs) does each direction in one, which makes a CAE
+    training step about a quarter faster on 2 CPU cores (`deepvis.bench`). Results differ from
+    the Keras layer's in float rounding only (tested).
+
+    The fused kernel serves 4-D float32 inputs with channels last, on the TensorFlow backend,
+    with ``center`` and ``scale`` on and no renorm or mask; any other call takes Keras' path.
+    """
+
+    def _fusable(self, inputs, mask) -> bool:
+        return (
+            keras.backend.backend() == "tensorflow"
+            and self.trainable
+            and mask is None
+            and not self.renorm
+            and self.center
+            and self.scale
+            and len(inputs.shape) == 4
+            and self.axis in (3, -1)
+            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self._fusable(inputs, mask)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+        )
+        # The kernel returns the unbiased (n - 1) batch variance; Keras' layer uses the biased one.
+        n = ops.cast(ops.prod(ops.shape(inputs)[:-1]), variance.dtype)
+        variance = variance * (n - 1.0) / n
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+        self.moving_variance.assign(
+            self.moving_variance * momentum + variance * (1.0 - momentum)
+        )
+        return outputs
+
+
+def _conv_block(
+    x, filters: int, kernel_size: int, batch_norm: bool, fused: bool, dropout: float, name: str
+):
     x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batch_norm, name=name)(x)
     if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        norm = FusedBatchNorm if fused else layers.BatchNormalization
+        x = norm(name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     if dropout:
         x = layers.SpatialDropout2D(dropout, name=f"{name}_dropout")(x)
@@ -106,8 +157,9 @@ def _build_cae(config: CAEConfig) -> CAE:
     """The layers of `build_cae`, under the current dtype policy.
 
     Uses ``config.filters`` (encoder conv widths, first to last; the decoder uses them in
-    reverse), ``latent_dim`` (2 for the assignment), ``batch_norm`` and ``dropout`` (applied to
-    every conv block alike) and ``bottleneck_activation`` (None, linear, by default: a ReLU
+    reverse), ``latent_dim`` (2 for the assignment), ``batch_norm`` (Keras' layer, or
+    `FusedBatchNorm` when ``fused_batch_norm``) and ``dropout`` (applied to every conv
+    block alike) and ``bottleneck_activation`` (None, linear, by default: a ReLU
     there can zero one or both code dimensions and collapse the 2-D codes). Kernels are
     `KERNEL_SIZE` square.
 
@@ -123,7 +175,12 @@ def _build_cae(config: CAEConfig) -> CAE:
     if not 0.0 <= dropout < 1.0:
         raise DeepvisError(f"dropout must be in [0, 1), got {dropout}")
     sizes = spatial_sizes(INPUT_SHAPE[0], len(filters))
-    block = dict(kernel_size=KERNEL_SIZE, batch_norm=config.batch_norm, dropout=dropout)
+    block = dict(
+        kernel_size=KERNEL_SIZE,
+        batch_norm=config.batch_norm,
+        fused=config.fused_batch_norm,
+        dropout=dropout,
+    )
 
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = inputs
