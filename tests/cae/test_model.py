@@ -156,9 +156,7 @@ def test_fused_batch_norm_is_keras_batch_norm_in_training(shape):
             loss = tf.reduce_sum(y * tf.sin(x))  # a loss whose gradient varies per element
         grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
         # Batch statistics: every channel of the output has mean beta and std gamma.
-        np.testing.assert_allclose(
-            np.mean(y, axis=(0, 1, 2)), layer.beta.numpy(), atol=1e-4
-        )
+        np.testing.assert_allclose(np.mean(y, axis=(0, 1, 2)), layer.beta.numpy(), atol=1e-4)
     np.testing.assert_allclose(fused_bn(x, training=True), keras_bn(x, training=True), atol=1e-4)
     for a, b in zip(*grads, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)

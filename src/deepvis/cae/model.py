@@ -109,9 +109,7 @@ class FusedBatchNorm(layers.BatchNormalization):
         variance = variance * (n - 1.0) / n
         momentum = self.momentum
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
-        self.moving_variance.assign(
-            self.moving_variance * momentum + variance * (1.0 - momentum)
-        )
+        self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
         return outputs
 
 

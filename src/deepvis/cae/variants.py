@@ -6,8 +6,9 @@ training set, caches it like every CAE, scores its latent plane and its reconstr
 merges one row per variant and budget into ``report/variants.json`` (written after every
 variant, atomically). Exercise 1's appendix (notebook 05_cae_summary) shows the table at the
 screening budget (`table`) and the scores of one variant against its budget (`curve`).
-Variants are cached under the report CAE's name, so the variant that the report trains, at the
-report's budget, is the report's CAE itself and loads from its cache.
+Variants are cached under the report CAE's name. The screening ran Keras' batch-norm layer
+(``fused_batch_norm=False``); the report's CAE computes the same function with the fused kernel,
+so `matching` finds its variant, but the variant's cached weights are not the report's.
 A variant is a set of `CAEConfig` overrides, so it stays within the assignment's rules: the same
 symmetric Conv -> MaxPool / Conv -> UpSampling template with a 2-neuron dense bottleneck.
 """
