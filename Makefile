@@ -59,12 +59,12 @@ test: data
 	$(PY) -m pytest -q
 
 # Every setting is checked first (deepvis.report.settings: seconds); then the CAE trains, then the
-# denoising CAE fine-tuned from it (or both load from the cache); then the notebooks run. TensorFlow's C++ logging and the
+# denoising CAE fine-tuned from it (or both load from the cache), then Exercise 1's notebooks run,
+# while Exercise 2's notebook runs beside them on the other core. TensorFlow's C++ logging and the
 # tracebacks of failures go to build/logs/deepvis.log (deepvis.quiet), not to the terminal.
 report: data
 	$(PY) -m deepvis.report.settings
-	$(PY) -m deepvis.quiet deepvis.cae.train
-	$(PY) -m deepvis.report
+	$(PY) -m deepvis.report --train
 
 lab: data
 	$(PY) -m deepvis.lab

@@ -51,3 +51,23 @@ def test_prefixed_keys():
         "cae.test_bce": 0.3,
         "cae.epochs": 16,
     }
+
+
+def test_updates_at_once_lose_nothing(tmp_path):
+    """Processes updating the file at once (the two exercises' notebooks) keep every key."""
+    import multiprocessing
+
+    path = tmp_path / "report" / "metrics.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_update_many, args=(path, w)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert len(metrics.load(path)) == 3 * 40
+
+
+def _update_many(path, worker: int) -> None:
+    for k in range(40):
+        metrics.update({f"w{worker}.k{k:02d}": k}, path)

@@ -13,10 +13,11 @@ from deepvis import quiet
 from deepvis.config import log_file
 
 #: A process that writes the way TensorFlow's C++ code does (straight to descriptor 2), prints
-#: the project's lines, warns, and then starts a worker the way `deepvis.cae.train` does.
+#: the project's lines, warns, logs as TensorFlow's Python code does, and then starts a worker
+#: the way `deepvis.cae.train` does.
 SCRIPT = textwrap.dedent(
     """
-    import multiprocessing, os, sys, warnings
+    import logging, multiprocessing, os, sys, warnings
 
     from deepvis.quiet import quiet_terminal
 
@@ -29,6 +30,7 @@ SCRIPT = textwrap.dedent(
         print("progress line", flush=True)
         print("error: a project error line", file=sys.stderr, flush=True)
         warnings.warn("a library warning")
+        logging.getLogger("tensorflow").warning("5 out of the last 13 calls triggered retracing")
         child = multiprocessing.get_context("spawn").Process(target=worker)
         child.start()
         child.join()
@@ -59,6 +61,7 @@ def test_c_level_stderr_and_warnings_go_to_the_log(project_home, tmp_path):
     for line in ("E0000 failed call to cuInit", "W0000 C++ line of a spawned worker"):
         assert line in log
     assert "UserWarning: a library warning" in log
+    assert "WARNING:tensorflow:5 out of the last 13 calls triggered retracing" in log
 
 
 def test_an_uncaught_error_is_one_line_with_its_traceback_in_the_log(project_home, tmp_path):

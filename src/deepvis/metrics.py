@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deepvis.config import paths
-from deepvis.files import atomic_write_json
+from deepvis.files import atomic_write_json, folder_lock
 
 
 def _to_json(value: Any) -> Any:
@@ -35,14 +35,16 @@ def update(values: Mapping[str, Any], path: str | os.PathLike | None = None) -> 
     """Merge `values` (dotted keys such as ``cae.test_bce``) into the metrics file, atomically.
 
     Floats are rounded to 6 significant digits so reruns do not churn the file. Returns the
-    merged dict, its keys sorted (whatever order the notebooks ran in).
+    merged dict, its keys sorted (whatever order the notebooks ran in). The folder is locked
+    while the file is read and written, so notebooks that run at once lose no update.
     """
     path = Path(path) if path else paths().metrics
-    merged = load(path)
-    for key, value in _to_json(dict(values)).items():
-        merged[key] = _round(value)
-    merged = dict(sorted(merged.items()))
-    atomic_write_json(path, merged)
+    with folder_lock(path.parent):
+        merged = load(path)
+        for key, value in _to_json(dict(values)).items():
+            merged[key] = _round(value)
+        merged = dict(sorted(merged.items()))
+        atomic_write_json(path, merged)
     return merged
 
 

@@ -9,7 +9,7 @@ and gives Python's `sys.stderr` a descriptor of its own on the terminal. Then:
 - the project's lines reach the terminal: progress on stdout, ``error: ...`` lines on stderr;
 - C/C++ output of this process and of every process it starts (training workers and notebook
   kernels inherit descriptor 2) goes to the log;
-- Python warnings go to the log;
+- Python warnings, and records of Python's `logging` (TensorFlow's retracing notes), go to the log;
 - an uncaught exception is one line on the terminal, and its traceback goes to the log.
 
 Each process that opens the log writes a header line first (time, process id, command).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import logging
 import os
 import runpy
 import shlex
@@ -70,6 +71,8 @@ def quiet_terminal(what: str | None = None) -> None:
         line_buffering=True,
     )
     warnings.showwarning = _warning_to_log
+    # With a handler on the root logger, TensorFlow's logger adds no terminal handler of its own.
+    logging.basicConfig(stream=_log, format="%(levelname)s:%(name)s:%(message)s")
     sys.excepthook = _error_in_one_line
 
 

@@ -308,3 +308,69 @@ def test_two_pdfs_typeset_in_parallel_processes_are_those_of_one_at_a_time(tmp_p
             check=True,
         ).stdout
         assert f"Heading of {key}" in text
+
+
+def test_lanes_group_notebooks_by_exercise(tmp_path):
+    names = ["01_a.ipynb", "02_b.ipynb", "04_c.ipynb", "05_d.ipynb", "99_x.ipynb"]
+    groups = build.lanes([tmp_path / name for name in names])
+    assert [[p.name for p in lane] for lane in groups] == [
+        ["01_a.ipynb", "02_b.ipynb", "05_d.ipynb"], ["04_c.ipynb"], ["99_x.ipynb"]
+    ]
+
+
+def _waits_for(mine: Path, theirs: Path, key: str) -> str:
+    """A cell that marks `mine`, updates the metrics, and waits up to 60 s for `theirs`."""
+    return (
+        "import pathlib, time\nfrom deepvis import metrics\n"
+        f"pathlib.Path({str(mine)!r}).touch()\n"
+        f"for k in range(30): metrics.update({{f'{key}.{{k}}': k}})\n"
+        f"deadline = time.time() + 60\n"
+        f"while not pathlib.Path({str(theirs)!r}).exists():\n"
+        "    assert time.time() < deadline, 'the other exercise never started'\n"
+        "    time.sleep(0.05)\n"
+        f"print('{key} saw the other')"
+    )
+
+
+def test_the_two_exercises_run_side_by_side(tmp_path, no_pdf, capsys, monkeypatch):
+    """Each exercise's notebook waits for the other's to start: this finishes only if they run
+    at once. Their metrics updates all arrive, and each echoed line names its notebook."""
+    monkeypatch.setattr(build, "LANES", 2)
+    nbs, a, b = tmp_path / "nbs", tmp_path / "a", tmp_path / "b"
+    write(nbs, "01_a.ipynb", [new_code_cell(_waits_for(a, b, "one"))])
+    write(nbs, "04_b.ipynb", [new_code_cell(_waits_for(b, a, "two"))])
+    with pytest.raises(DeepvisError, match="xelatex"):
+        build.build(nbs, nbs, tmp_path / "out")
+    out = capsys.readouterr().out
+    assert "    01 | one saw the other\n" in out and "    04 | two saw the other\n" in out
+    assert len(json.loads(paths().metrics.read_text())) == 60
+
+
+def test_a_failing_exercise_stops_the_other(tmp_path, no_pdf, monkeypatch):
+    """One line naming the failing notebook, within seconds, while the other still runs."""
+    import time
+
+    monkeypatch.setattr(build, "LANES", 2)
+    nbs = tmp_path / "nbs"
+    write(nbs, "01_slow.ipynb", [new_code_cell("import time; time.sleep(120)")])
+    write(nbs, "04_bad.ipynb", [new_code_cell("raise ValueError('broken')")])
+    before = _snapshot(nbs)
+    start = time.perf_counter()
+    with pytest.raises(DeepvisError, match=r"04_bad\.ipynb, cell 1 .*ValueError: broken"):
+        build.build(nbs, nbs, tmp_path / "out")
+    assert time.perf_counter() - start < 60
+    assert _snapshot(nbs) == before  # nothing saved
+
+
+def test_training_runs_first_in_exercise_ones_lane(tmp_path, no_pdf, capfd, monkeypatch):
+    """``train``: the training command before notebook 01; its failure is one line."""
+    monkeypatch.setattr(build, "TRAIN_COMMAND", ("-c", "print('trained', flush=True)"))
+    nbs = tmp_path / "nbs"
+    write(nbs, "01_a.ipynb", [new_code_cell("print('notebook one')")])
+    with pytest.raises(DeepvisError, match="xelatex"):
+        build.build(nbs, nbs, tmp_path / "out", train=True)
+    out = capfd.readouterr().out
+    assert out.index("trained") < out.index("[1/1] executing")
+    monkeypatch.setattr(build, "TRAIN_COMMAND", ("-c", "raise SystemExit(3)"))
+    with pytest.raises(DeepvisError, match=r"training failed \(exit 3\)"):
+        build.build(nbs, nbs, tmp_path / "out", train=True)

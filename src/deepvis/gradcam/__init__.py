@@ -1,6 +1,7 @@
 """Exercise 2: Grad-CAM saliency maps of an ImageNet-trained CNN.
 
 - `core`: the batched Grad-CAM and the CAM family (`GradCAM(model, layer, method)`, `CAMResult`);
+- `folding`: batch-norm folded into the convs before it, for faster passes (`fold_batch_norm`);
 - `methods`: each CAM method as one function of activations and gradients (`METHODS`);
 - `guided`: Guided Backprop and Guided Grad-CAM; `evaluation`: deletion, insertion, ROAD and
   sanity scores per method (`evaluate`); `reference`: pytorch-grad-cam on the same weights

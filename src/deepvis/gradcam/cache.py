@@ -15,6 +15,7 @@ __all__ = ["CACHE", "CODE_MODULES", "cached", "model_digest"]
 #: The modules whose source is part of every key: a change to them invalidates the cache.
 CODE_MODULES = (
     "deepvis.gradcam.core",
+    "deepvis.gradcam.folding",
     "deepvis.gradcam.methods",
     "deepvis.gradcam.guided",
     "deepvis.gradcam.checks",

@@ -21,6 +21,7 @@ to the log file, not the terminal (`deepvis.quiet`).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -42,12 +43,12 @@ from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_bytes
 from deepvis.quiet import quiet_terminal
 from deepvis.report.check import check
-from deepvis.report.execute import execute_notebook, write_notebook
+from deepvis.report.execute import ECHO_INDENT, execute_notebook_async, write_notebook
 from deepvis.report.notebooks import NOTEBOOK_GLOB, find_notebooks
 from deepvis.report.render import missing_pdf_tools, pdf_tools_hint, render_html, render_pdf
 from deepvis.report.settings import validate_settings
 from deepvis.report.titleblock import title_block
-from deepvis.report.writeup import write_up_names, writeup
+from deepvis.report.writeup import exercise_of, write_up_names, writeup
 
 
 @dataclass
@@ -92,17 +93,87 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def execute_all(sources: Sequence[Path], source_dir: Path, timings: Timings) -> list[NotebookNode]:
-    """Execute `sources` in order, printing progress; nothing is saved if one fails."""
-    executed = []
-    for k, path in enumerate(sources, start=1):
-        print(f"[{k}/{len(sources)}] executing {shown(path)} ...", flush=True)
-        start = time.perf_counter()
-        executed.append(execute_notebook(path, cwd=source_dir, echo=sys.stdout))
-        timings.execute[path.name] = time.perf_counter() - start
-        done = _minutes(timings.execute[path.name])
-        print(f"[{k}/{len(sources)}] {path.name} done in {done}", flush=True)
-    return executed
+#: The command that trains (or loads) the CAE models, run first in Exercise 1's lane by
+#: ``--train``: `deepvis.cae.train` under `deepvis.quiet`.
+TRAIN_COMMAND = ("-m", "deepvis.quiet", "deepvis.cae.train")
+#: How many exercises' notebooks run at once: one per core, at most two (there are two).
+LANES = max(1, min(2, os.cpu_count() or 1))
+
+
+def lanes(sources: Sequence[Path]) -> list[list[Path]]:
+    """`sources` grouped by exercise (`deepvis.report.writeup.exercise_of`), each group in order,
+    groups in the order of their first notebook. Exercises share no results, so their groups
+    can run side by side; within one, a notebook may use what an earlier one computed."""
+    groups: dict[str, list[Path]] = {}
+    for path in sources:
+        exercise = exercise_of(path.name)
+        groups.setdefault(exercise.key if exercise else "", []).append(path)
+    return list(groups.values())
+
+
+def execute_all(
+    sources: Sequence[Path], source_dir: Path, timings: Timings, train: bool = False
+) -> list[NotebookNode]:
+    """Execute `sources`, printing progress; nothing is saved if one fails.
+
+    With ``train``, `TRAIN_COMMAND` runs first. With two cores or more (`LANES`), each
+    exercise's notebooks (`lanes`) run in their own kernels beside the other's, the training in
+    Exercise 1's lane, and every echoed line names its notebook; with one, all run in turn.
+    Returns the executed notebooks in the order of `sources`.
+    """
+    groups = lanes(sources) if LANES > 1 else [list(sources)]
+    side_by_side = len(groups) > 1
+    number = {path: k for k, path in enumerate(sources, start=1)}
+    done: dict[Path, NotebookNode] = {}
+
+    async def run_lane(lane: list[Path], first: bool) -> None:
+        if train and first:
+            await _train(timings)
+        for path in lane:
+            tag = f"[{number[path]}/{len(sources)}]"
+            print(f"{tag} executing {shown(path)} ...", flush=True)
+            start = time.perf_counter()
+            prefix = f"{ECHO_INDENT}{path.name[:2]} | " if side_by_side else ECHO_INDENT
+            done[path] = await execute_notebook_async(path, source_dir, sys.stdout, prefix)
+            timings.execute[path.name] = time.perf_counter() - start
+            print(f"{tag} {path.name} done in {_minutes(timings.execute[path.name])}", flush=True)
+
+    async def run_all() -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for k, lane in enumerate(groups):
+                    group.create_task(run_lane(lane, first=k == 0))
+        except BaseExceptionGroup as errors:  # the first failure, as if run alone
+            raise errors.exceptions[0] from None
+
+    asyncio.run(run_all())
+    return [done[path] for path in sources]
+
+
+def _terminal() -> int | None:
+    """The descriptor of `sys.stderr` (the terminal, under `deepvis.quiet`); None to inherit."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+async def _train(timings: Timings) -> None:
+    """Run `TRAIN_COMMAND`, its output and one-line errors straight to the terminal (its C++
+    logging to the log, by `deepvis.quiet`); `DeepvisError` if it fails."""
+    start = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *TRAIN_COMMAND, cwd=project_root(), stderr=_terminal()
+    )
+    try:
+        code = await process.wait()
+    finally:
+        if process.returncode is None:  # cancelled: the other lane failed
+            process.kill()
+            await process.wait()
+    if code:
+        raise DeepvisError(f"training failed (exit {code}): see the error above")
+    timings.execute["training"] = time.perf_counter() - start
 
 
 def build(
@@ -111,10 +182,13 @@ def build(
     report_dir: Path,
     *,
     execute: bool = True,
+    train: bool = False,
 ) -> Timings:
     """Execute the notebooks of `source_dir` into `executed_dir`, then render into `report_dir`.
 
-    With ``execute=False`` the notebooks already in `executed_dir` are rendered as they are.
+    With ``execute=False`` the notebooks already in `executed_dir` are rendered as they are;
+    with ``train`` the CAE models are trained (or loaded) first, beside Exercise 2's notebooks
+    (`execute_all`).
     Raises `DeepvisError` for a failing notebook (nothing is saved or rendered then) and, after
     the HTML files are in place, when the PDF toolchain is missing.
     """
@@ -126,7 +200,7 @@ def build(
         where = source_dir if execute else executed_dir
         raise DeepvisError(f"no notebooks named {NOTEBOOK_GLOB} in {shown(where)}")
     if execute:
-        notebooks = _fresh_metrics(lambda: execute_all(sources, source_dir, timings))
+        notebooks = _fresh_metrics(lambda: execute_all(sources, source_dir, timings, train))
         for path, nb in zip(sources, notebooks, strict=True):
             write_notebook(nb, executed_dir / path.name)
     else:
@@ -254,6 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--report-dir", type=Path, help="where to render (default: report/)")
     parser.add_argument(
+        "--train",
+        action="store_true",
+        help="first train (or load) the CAE models, beside Exercise 2's notebooks (make report)",
+    )
+    parser.add_argument(
         "--skip-execute",
         action="store_true",
         help="render the already executed notebooks without running them",
@@ -277,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.skip_execute:
         validate_settings("report", notebooks=source_dir)  # a bad setting fails before any run
-    build(source_dir, executed_dir, report_dir, execute=not args.skip_execute)
+    build(source_dir, executed_dir, report_dir, execute=not args.skip_execute, train=args.train)
     return 0
 
 

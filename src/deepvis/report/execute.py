@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbconvert.filters import strip_ansi
@@ -25,6 +26,8 @@ from deepvis.quiet import open_log
 KERNEL_NAME = "python3"
 #: Set in the kernel's environment on top of the project's defaults: stable hashing.
 KERNEL_ENV = {"PYTHONHASHSEED": "0"}
+#: What precedes each echoed line of a notebook's output.
+ECHO_INDENT = "    "
 
 
 def kernel_env() -> dict[str, str]:
@@ -36,33 +39,44 @@ def kernel_env() -> dict[str, str]:
 class _EchoingClient(NotebookClient):
     """A `NotebookClient` that also writes each stdout stream message to `echo` as it arrives."""
 
-    def __init__(self, nb: NotebookNode, echo: IO[str] | None, **kwargs: Any) -> None:
+    def __init__(self, nb: NotebookNode, echo: IO[str] | None, prefix: str, **kwargs: Any) -> None:
         super().__init__(nb, **kwargs)
         self._echo = echo
+        self._prefix = prefix
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN201 (nbclient's)
         content = msg.get("content", {})
         if self._echo and msg["msg_type"] == "stream" and content.get("name") == "stdout":
             text = strip_ansi(content.get("text", ""))
-            self._echo.write("".join(f"    {line}\n" for line in text.splitlines()))
+            self._echo.write("".join(f"{self._prefix}{line}\n" for line in text.splitlines()))
             self._echo.flush()
         return super().output(outs, msg, display_id, cell_index)
 
 
-def execute_notebook(path: Path, cwd: Path, echo: IO[str] | None = None) -> NotebookNode:
+def execute_notebook(
+    path: Path, cwd: Path, echo: IO[str] | None = None, prefix: str = ECHO_INDENT
+) -> NotebookNode:
     """Run every cell of the notebook at `path` in a fresh kernel started in `cwd`.
 
-    Stdout lines are echoed to `echo` (e.g. ``sys.stdout``) while the notebook runs. Output
-    written by C libraries straight to the kernel process's stderr (TensorFlow's C++ logging)
-    stays out of the notebook and goes to the log file (`deepvis.quiet.open_log`, after a
-    header naming the notebook). Raises `DeepvisError` in one line naming the notebook, the
-    cell number (1-based, as in Jupyter's cell list) and the error; the cell's traceback goes
-    to the log.
+    Stdout lines are echoed to `echo` (e.g. ``sys.stdout``), each after `prefix`, while the
+    notebook runs. Output written by C libraries straight to the kernel process's stderr
+    (TensorFlow's C++ logging) stays out of the notebook and goes to the log file
+    (`deepvis.quiet.open_log`, after a header naming the notebook). Raises `DeepvisError` in one
+    line naming the notebook, the cell number (1-based, as in Jupyter's cell list) and the
+    error; the cell's traceback goes to the log.
     """
+    return run_sync(execute_notebook_async)(path, cwd, echo, prefix)
+
+
+async def execute_notebook_async(
+    path: Path, cwd: Path, echo: IO[str] | None = None, prefix: str = ECHO_INDENT
+) -> NotebookNode:
+    """`execute_notebook` as a coroutine, so that several notebooks can run at once."""
     nb = nbformat.read(path, as_version=4)
     client = _EchoingClient(
         nb,
         echo,
+        prefix,
         timeout=None,
         kernel_name=KERNEL_NAME,
         record_timing=False,
@@ -71,7 +85,7 @@ def execute_notebook(path: Path, cwd: Path, echo: IO[str] | None = None) -> Note
     )
     with open_log(f"kernel of {shown(path)}") as log:
         try:
-            client.execute(env=kernel_env(), stderr=log)
+            await client.async_execute(env=kernel_env(), stderr=log)
         except CellExecutionError as err:
             index, cell = next((i, c) for i, c in enumerate(nb.cells) if i + 1 in error_outputs(nb))
             log.write(f"{shown(path)}, cell {index + 1}:\n{strip_ansi(str(err))}\n")
