@@ -4,12 +4,13 @@ The Keras Grad-CAM example (keras.io/examples/vision/grad_cam) calls the whole m
 under a tape once per image and class. pytorch-grad-cam 1.5.7, run on the same
 EfficientNet-Lite0 weights in PyTorch when it is installed (``requirements-reference.txt``),
 takes one call per rank (all images at once; Score-CAM runs C masked images per image and
-rank). `deepvis.gradcam.core.GradCAM` runs one compiled forward pass over the batch and one
-backward pass per rank, or for Score-CAM one set of masked passes for all ranks, skipping the
-all-zero channels. `run` (``python -m deepvis.bench gradcam``) times each way on the same
-inputs, checks that the maps agree, prints one table of times and ratios, and (with the peer)
-writes the agreement per method to ``report/gradcam_reference.json`` (`AGREEMENT_FILE`), which
-Exercise 2's appendix shows.
+rank). `deepvis.gradcam.core.GradCAM` runs one compiled forward pass over the batch (batch-norm
+folded into the convolutions, `deepvis.gradcam.folding`) and one backward pass per rank, or
+for Score-CAM one set of masked passes for all ranks, skipping the all-zero channels. `run`
+(``python -m deepvis.bench gradcam``) times each way on the same inputs, checks that the maps
+agree, prints one table of times and ratios, and (with the peer) writes the agreement per
+method to ``report/gradcam_reference.json`` (`AGREEMENT_FILE`), which Exercise 2's appendix
+shows.
 """
 
 from __future__ import annotations

@@ -116,9 +116,10 @@ def execute_all(
 ) -> list[NotebookNode]:
     """Execute `sources`, printing progress; nothing is saved if one fails.
 
-    With ``train``, `TRAIN_COMMAND` runs first. With two cores or more (`LANES`), each
-    exercise's notebooks (`lanes`) run in their own kernels beside the other's, the training in
-    Exercise 1's lane, and every echoed line names its notebook; with one, all run in turn.
+    With ``train``, `TRAIN_COMMAND` runs first in the first lane (Exercise 1's, whose notebooks
+    use the models). With two cores or more (`LANES`), each exercise's notebooks (`lanes`) run
+    in their own kernels beside the other's, and every echoed line names its notebook; with one,
+    all run in turn. A failure cancels the other lane (its kernel is shut down).
     Returns the executed notebooks in the order of `sources`.
     """
     groups = lanes(sources) if LANES > 1 else [list(sources)]
