@@ -58,12 +58,12 @@ data: setup
 test: data
 	$(PY) -m pytest -q
 
-# Every setting is checked first (deepvis.report.settings: seconds); then the CAE trains, then the
-# denoising CAE fine-tuned from it (or both load from the cache), then Exercise 1's notebooks run,
-# while Exercise 2's notebook runs beside them on the other core. TensorFlow's C++ logging and the
-# tracebacks of failures go to build/logs/deepvis.log (deepvis.quiet), not to the terminal.
+# Every setting is checked first (deepvis.report.settings, by deepvis.report: seconds); then the
+# CAE trains, then the denoising CAE fine-tuned from it (or both load from the cache), then
+# Exercise 1's notebooks run, while Exercise 2's notebook runs beside them on the other core.
+# TensorFlow's C++ logging and the tracebacks of failures go to build/logs/deepvis.log
+# (deepvis.quiet), not to the terminal.
 report: data
-	$(PY) -m deepvis.report.settings
 	$(PY) -m deepvis.report --train
 
 lab: data

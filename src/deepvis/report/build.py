@@ -355,8 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"report check passed: {shown(report_dir)}")
         return 0
-    if not args.skip_execute:
-        validate_settings("report", notebooks=source_dir)  # a bad setting fails before any run
+    if not args.skip_execute:  # a bad setting fails before any run
+        print(validate_settings("report", notebooks=source_dir), flush=True)
     build(source_dir, executed_dir, report_dir, execute=not args.skip_execute, train=args.train)
     return 0
 
