@@ -169,6 +169,13 @@ def test_every_method_agrees_on_a_small_network(name):
     assert np.abs(minmax(mine.raw) - minmax(theirs)).max() <= TOLERANCE
 
 
+def test_the_libraries_score_cam_progress_bar_stays_off_the_terminal(capfd):
+    model = _tiny_strided()
+    x = np.random.default_rng(2).normal(size=(1, 6, 6, 3)).astype(np.float32)
+    reference.reference_maps(_TinyTorch(model).eval(), "scorecam", x, np.array([[0]]))
+    assert "it/s" not in capfd.readouterr().err
+
+
 def test_road_imputation_equals_pytorch_grad_cam(test_images):
     reference.stub_torchvision()
     from pytorch_grad_cam.metrics.road import NoisyLinearImputer

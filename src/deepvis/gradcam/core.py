@@ -251,25 +251,24 @@ class GradCAM:
         ``x`` (N, H, W, 3); the weights are the softmax over channels of the masked images'
         logits for ``classes`` (N, k). One set of masked passes serves all k classes. Constant
         channels (mostly all-zero after a ReLU) give the all-zero mask, whose logits are
-        computed once. At most ``batch_size`` masked images go through the model at a time.
+        computed once. At most ``batch_size`` masked images go through the model at a time, the
+        masks built in the same compiled call (`shared_masked_logits`).
         """
         x = np.asarray(x, dtype=self.dtype)
-        n, height, width = x.shape[:3]
-        rows = _align_corners(features.shape[1], height)  # (H, h)
-        cols = _align_corners(features.shape[2], width)  # (W, w)
+        height, width = x.shape[1:3]
+        rows = tf.constant(_align_corners(features.shape[1], height), self.dtype)  # (H, h)
+        cols = tf.constant(_align_corners(features.shape[2], width), self.dtype)  # (W, w)
         live = features.max(axis=(1, 2)) > features.min(axis=(1, 2))  # (N, C)
         blank = self._forward(tf.zeros((1, *x.shape[1:]), self.dtype)).numpy()[0]
         scores = np.empty(features.shape[:1] + features.shape[3:] + classes.shape[1:], self.dtype)
         scores[:] = blank[classes][:, None, :]  # (N, C, k)
-        pairs = np.argwhere(live)  # (image, channel), image-major
+        pairs = np.argwhere(live).astype(np.int32)  # (image, channel), image-major
+        images = tf.constant(x)
+        channels = tf.constant(np.ascontiguousarray(features.transpose(0, 3, 1, 2)))  # (N, C, h, w)
+        masked_logits = shared_masked_logits(self.model)
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
-            acts = features[chunk[:, 0], :, :, chunk[:, 1]]  # (b, h, w)
-            up = rows @ acts @ cols.T  # (b, H, W): two small matrix products per mask
-            low = up.min(axis=(1, 2), keepdims=True)
-            masks = (up - low) / (up.max(axis=(1, 2), keepdims=True) - low + 1e-8)
-            masked = (x[chunk[:, 0]] * masks[..., None]).astype(self.dtype, copy=False)
-            logits = self._forward(tf.constant(masked)).numpy()
+            logits = masked_logits(images, channels, tf.constant(chunk), rows, cols).numpy()
             scores[chunk[:, 0], chunk[:, 1]] = np.take_along_axis(logits, classes[chunk[:, 0]], 1)
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         weights = shifted / shifted.sum(axis=1, keepdims=True)
@@ -278,14 +277,46 @@ class GradCAM:
 
 def shared_logits(model: Any) -> Callable[[Any], Any]:
     """The compiled function (N, H, W, 3) -> (N, num_classes) pre-softmax logits of `model`,
-    traced once per model and shared by every `GradCAM` on it (kept on the model itself, so it
-    lives as long as the model; each trace costs seconds on Lite0)."""
-    forward = model.__dict__.get("_deepvis_logits")
-    if forward is None:
+    traced once per model and shared by every `GradCAM` on it (`_per_model`: each trace costs
+    seconds on Lite0)."""
+
+    def build() -> Callable[[Any], Any]:
         scorer = fold_batch_norm(keras.Model(model.input, _logits(model)))
-        forward = tf.function(lambda x: scorer(x, training=False), reduce_retracing=True)
-        object.__setattr__(model, "_deepvis_logits", forward)  # past Keras' attribute tracking
-    return forward
+        return tf.function(lambda x: scorer(x, training=False), reduce_retracing=True)
+
+    return _per_model(model, "_deepvis_logits", build)
+
+
+def shared_masked_logits(model: Any) -> Callable[..., Any]:
+    """The compiled function of Score-CAM's masked passes on `model`, shared like `shared_logits`.
+
+    ``(images (N, H, W, 3), channels (N, C, h, w), pairs (b, 2) int32 (image, channel),
+    rows (H, h), cols (W, w)) -> (b, num_classes)`` logits: each pair's channel upsampled by the
+    interpolation matrices (``rows @ a @ cols.T``), min-max normalised to a mask in [0, 1] and
+    multiplied into its image, all in the graph.
+    """
+    forward = shared_logits(model)
+
+    def masked(images: Any, channels: Any, pairs: Any, rows: Any, cols: Any) -> Any:
+        acts = tf.gather_nd(channels, pairs)  # (b, h, w)
+        up = tf.matmul(tf.matmul(rows[None], acts), cols[None], transpose_b=True)  # (b, H, W)
+        low = tf.reduce_min(up, axis=(1, 2), keepdims=True)
+        masks = (up - low) / (tf.reduce_max(up, axis=(1, 2), keepdims=True) - low + 1e-8)
+        return forward(tf.gather(images, pairs[:, 0]) * masks[..., None])
+
+    return _per_model(
+        model, "_deepvis_masked_logits", lambda: tf.function(masked, reduce_retracing=True)
+    )
+
+
+def _per_model(model: Any, key: str, build: Callable[[], Callable[..., Any]]) -> Any:
+    """``build()``, made once per model and kept on the model itself under ``key`` (so it lives
+    as long as the model; set past Keras' attribute tracking)."""
+    made = model.__dict__.get(key)
+    if made is None:
+        made = build()
+        object.__setattr__(model, key, made)
+    return made
 
 
 def class_tensor_of(

@@ -23,11 +23,12 @@ so `stub_torchvision` puts inert modules in its place first.
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
 import sys
 import types
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stderr
 from typing import Any
 
 import numpy as np
@@ -218,10 +219,13 @@ def reference_maps(
     with_grid = _grid(model, torch_layer(model, layer), inputs[:1])
     groups = [[i] for i in range(len(x))] if per_image else [list(range(len(x)))]
     out = np.zeros((len(x), classes.shape[1], with_grid[1], with_grid[0]), np.float32)
-    for j in range(classes.shape[1]):
-        for group in groups:
-            targets = [target(int(classes[i, j])) for i in group]
-            out[group, j] = cam(input_tensor=inputs[group], targets=targets)
+    # The library's Score-CAM draws a tqdm progress bar on stderr in every call: not ours to show.
+    quiet = redirect_stderr(io.StringIO()) if name == "scorecam" else nullcontext()
+    with quiet:
+        for j in range(classes.shape[1]):
+            for group in groups:
+                targets = [target(int(classes[i, j])) for i in group]
+                out[group, j] = cam(input_tensor=inputs[group], targets=targets)
     return out
 
 
