@@ -59,8 +59,9 @@ test: data
 	$(PY) -m pytest -q
 
 # Every setting is checked first (deepvis.report.settings, by deepvis.report: seconds); then the
-# CAE trains, then the denoising CAE fine-tuned from it (or both load from the cache), then
-# Exercise 1's notebooks run, while Exercise 2's notebook runs beside them on the other core.
+# CAE trains, then the denoising CAE fine-tuned from it (or both load from the cache); the
+# notebooks run two steps at a time, each once the models it needs are there (Exercise 2's
+# beside the CAE's training, 01 and 03 beside the fine-tuning).
 # TensorFlow's C++ logging and the tracebacks of failures go to build/logs/deepvis.log
 # (deepvis.quiet), not to the terminal.
 report: data

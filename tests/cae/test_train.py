@@ -159,6 +159,21 @@ def test_fit_all_trains_on_fashion_mnist_and_caches_the_weights_of_training_alon
     assert all(t.loaded for t in again) and ": trained" not in capsys.readouterr().out
 
 
+def test_the_command_trains_the_models_it_names(monkeypatch, capsys):
+    from deepvis.cae.config import cae_config, denoising_config
+
+    asked = []
+    monkeypatch.setattr(train_mod, "fit_all", lambda configs: asked.append(list(configs)))
+    assert train_mod.main([]) == 0 and train_mod.main(["dcae"]) == 0
+    assert train_mod.main(["dcae", "cae"]) == 0  # in training order whatever the order asked
+    both = [cae_config(), denoising_config()]
+    assert asked == [both, [denoising_config()], both]
+    with pytest.raises(SystemExit) as stop:
+        train_mod.main(["cae", "vae"])
+    assert stop.value.code == 2
+    assert "unknown model vae: choose from cae, dcae" in capsys.readouterr().err
+
+
 def test_epoch_lines_name_the_model_and_the_losses(images, capsys):
     train_mod.train(TINY, *images, verbose=0, callbacks=[train_mod.EpochLines(TINY)])
     lines = capsys.readouterr().out.splitlines()

@@ -35,6 +35,10 @@ def executed(title: str, images: int = 1, tags: tuple[str, ...] = ()) -> nbforma
     return new_notebook(cells=cells)
 
 
-def write(folder, name: str, cells: list) -> None:
+def write(folder, name: str, cells: list, needs: list[str] | None = None) -> None:
+    """A notebook of `cells` at ``folder/name``; `needs` as its ``deepvis.needs`` metadata."""
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(new_notebook(cells=cells), folder / name)
+    nb = new_notebook(cells=cells)
+    if needs is not None:
+        nb.metadata["deepvis"] = {"needs": needs}
+    nbformat.write(nb, folder / name)

@@ -310,12 +310,41 @@ def test_two_pdfs_typeset_in_parallel_processes_are_those_of_one_at_a_time(tmp_p
         assert f"Heading of {key}" in text
 
 
-def test_lanes_group_notebooks_by_exercise(tmp_path):
-    names = ["01_a.ipynb", "02_b.ipynb", "04_c.ipynb", "05_d.ipynb", "99_x.ipynb"]
-    groups = build.lanes([tmp_path / name for name in names])
-    assert [[p.name for p in lane] for lane in groups] == [
-        ["01_a.ipynb", "02_b.ipynb", "05_d.ipynb"], ["04_c.ipynb"], ["99_x.ipynb"]
-    ]
+def test_needs_come_from_the_metadata_else_the_exercises_earlier_notebooks(tmp_path):
+    write(tmp_path, "01_a.ipynb", [], needs=["cae"])
+    write(tmp_path, "02_b.ipynb", [], needs=["dcae"])
+    write(tmp_path, "04_c.ipynb", [], needs=[])
+    write(tmp_path, "05_d.ipynb", [])
+    write(tmp_path, "06_e.ipynb", [], needs=["01_a", "99_elsewhere"])
+    write(tmp_path, "99_elsewhere.ipynb", [])
+    sources = [tmp_path / f"{n}.ipynb" for n in ("01_a", "02_b", "04_c", "05_d", "06_e")]
+    trained = {p.stem: build.needs(p, sources, train=True) for p in sources}
+    assert trained == {
+        "01_a": ["cae"],
+        "02_b": ["dcae"],
+        "04_c": [],
+        "05_d": ["cae", "dcae", "01_a", "02_b"],  # no metadata: all before it in Exercise 1
+        "06_e": ["01_a"],  # a notebook that does not run this time is not waited for
+    }
+    # Without training the notebooks train what they load, one after the other.
+    untrained = {p.stem: build.needs(p, sources, train=False) for p in sources}
+    assert untrained["01_a"] == [] and untrained["02_b"] == ["01_a"]
+    assert untrained["04_c"] == [] and untrained["05_d"] == ["01_a", "02_b"]
+
+
+@pytest.mark.parametrize(
+    ("needs", "message"),
+    [
+        (["02_b"], r"01_a\.ipynb needs 02_b, which runs after it: reorder them"),
+        (["vae"], r"01_a\.ipynb needs 'vae', which is neither a training step \(cae, dcae\)"),
+    ],
+)
+def test_a_need_that_cannot_be_met_is_one_line(tmp_path, needs, message):
+    write(tmp_path, "01_a.ipynb", [], needs=needs)
+    write(tmp_path, "02_b.ipynb", [])
+    sources = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
+    with pytest.raises(DeepvisError, match=message):
+        build.needs(sources[0], sources, True)
 
 
 def _waits_for(mine: Path, theirs: Path, key: str) -> str:
@@ -362,15 +391,47 @@ def test_a_failing_exercise_stops_the_other(tmp_path, no_pdf, monkeypatch):
     assert _snapshot(nbs) == before  # nothing saved
 
 
-def test_training_runs_first_in_exercise_ones_lane(tmp_path, no_pdf, capfd, monkeypatch):
-    """``train``: the training command before notebook 01; its failure is one line."""
-    monkeypatch.setattr(build, "TRAIN_COMMAND", ("-c", "print('trained', flush=True)"))
+#: A stand-in for `build.TRAIN_COMMAND`: prints the model it was asked for (its last argument).
+_TRAIN = ("-c", "import sys; print('trained', sys.argv[-1], flush=True)")
+
+
+def test_training_runs_before_the_notebooks_that_need_it(tmp_path, no_pdf, capfd, monkeypatch):
+    """``train``: each model in training order, before the notebook that needs it; a failure is
+    one line."""
+    monkeypatch.setattr(build, "TRAIN_COMMAND", _TRAIN)
     nbs = tmp_path / "nbs"
-    write(nbs, "01_a.ipynb", [new_code_cell("print('notebook one')")])
+    write(nbs, "01_a.ipynb", [new_code_cell("print('notebook one')")], needs=["dcae"])
     with pytest.raises(DeepvisError, match="xelatex"):
         build.build(nbs, nbs, tmp_path / "out", train=True)
     out = capfd.readouterr().out
-    assert out.index("trained") < out.index("[1/1] executing")
+    assert out.index("trained cae") < out.index("trained dcae") < out.index("[1/1] executing")
     monkeypatch.setattr(build, "TRAIN_COMMAND", ("-c", "raise SystemExit(3)"))
-    with pytest.raises(DeepvisError, match=r"training failed \(exit 3\)"):
+    with pytest.raises(DeepvisError, match=r"training cae failed \(exit 3\)"):
         build.build(nbs, nbs, tmp_path / "out", train=True)
+
+
+def test_a_notebook_that_needs_the_cae_runs_beside_the_denoising_training(
+    tmp_path, no_pdf, capfd, monkeypatch
+):
+    """The denoising CAE's training waits (up to 60 s) for notebook 01, which needs the CAE
+    only, to start: this finishes only if they run at once. 02 needs the denoising CAE."""
+    monkeypatch.setattr(build, "LANES", 2)
+    marker = tmp_path / "01-started"
+    waits = (
+        "import pathlib, sys, time\n"
+        "deadline = time.time() + 60\n"
+        f"while sys.argv[-1] == 'dcae' and not pathlib.Path({str(marker)!r}).exists():\n"
+        "    assert time.time() < deadline, 'notebook 01 never started'\n"
+        "    time.sleep(0.05)\n"
+        "print('trained', sys.argv[-1], flush=True)"
+    )
+    monkeypatch.setattr(build, "TRAIN_COMMAND", ("-c", waits))
+    nbs = tmp_path / "nbs"
+    touch = new_code_cell(f"import pathlib; pathlib.Path({str(marker)!r}).touch()")
+    write(nbs, "01_a.ipynb", [touch], needs=["cae"])
+    write(nbs, "02_b.ipynb", [new_code_cell("print('two')")], needs=["dcae"])
+    with pytest.raises(DeepvisError, match="xelatex"):
+        build.build(nbs, nbs, tmp_path / "out", train=True)
+    out = capfd.readouterr().out
+    assert out.index("trained cae") < out.index("[1/2] executing") < out.index("trained dcae")
+    assert out.index("trained dcae") < out.index("[2/2] executing")

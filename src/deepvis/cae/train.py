@@ -316,15 +316,27 @@ def fit_all(configs: Sequence[CAEConfig]) -> list[TrainedCAE]:
 
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m deepvis.cae.train``: the report's CAE and denoising CAE into the cache."""
+    """``python -m deepvis.cae.train [cae] [dcae]``: the report's CAE and denoising CAE (or the
+    ones named) into the cache."""
     import argparse
 
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m deepvis.cae.train",
         description="Train the report's CAE, then the denoising CAE fine-tuned from it, into "
         "the cache (skipping what is cached already).",
-    ).parse_args(argv)
-    fit_all([cae_config(), denoising_config()])
+    )
+    parser.add_argument(
+        "models",
+        nargs="*",
+        metavar="{cae,dcae}",
+        help="only these (default both; the denoising CAE trains the CAE first if need be)",
+    )
+    configs = {"cae": cae_config(), "dcae": denoising_config()}
+    chosen = parser.parse_args(argv).models or list(configs)
+    unknown = sorted(set(chosen) - set(configs))
+    if unknown:  # argparse's `choices` rejects an empty list with nargs="*" (Python 3.11)
+        parser.error(f"unknown model {', '.join(unknown)}: choose from {', '.join(configs)}")
+    fit_all([config for name, config in configs.items() if name in chosen])
     return 0
 
 

@@ -1,9 +1,10 @@
 """``make report``: execute the notebooks, then render them and the three write-ups.
 
 ``python -m deepvis.report`` first checks every setting (`deepvis.report.settings`), then runs
-``notebooks/NN_*.ipynb`` in order in the ``python3`` kernel
-(`deepvis.report.execute`), stopping at the first error, echoing each notebook's printed
-progress (training epochs among it) and its elapsed time, and saves the executed notebooks
+``notebooks/NN_*.ipynb`` in the ``python3`` kernel (`deepvis.report.execute`), two at a time
+where each has what it needs (`execute_all`; with ``--train`` the CAE models' training among
+the steps), stopping at the first error, echoing each notebook's printed progress and its
+elapsed time, and saves the executed notebooks
 (in place; in quick mode under ``build/quick/notebooks``). It then renders into the report
 folder (`deepvis.report.render`):
 
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -93,22 +94,48 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-#: The command that trains (or loads) the CAE models, run first in Exercise 1's lane by
-#: ``--train``: `deepvis.cae.train` under `deepvis.quiet`.
+#: The command that trains (or loads) one of the CAE models, named after it (`TRAIN_STEPS`), run
+#: by ``--train``: `deepvis.cae.train` under `deepvis.quiet`.
 TRAIN_COMMAND = ("-m", "deepvis.quiet", "deepvis.cae.train")
-#: How many exercises' notebooks run at once: one per core, at most two (there are two).
+#: The training steps, in order (each may start from the one before: the denoising CAE is the
+#: CAE fine-tuned). A notebook names those it needs in its metadata (`needs`).
+TRAIN_STEPS = ("cae", "dcae")
+#: How many steps (training, notebooks) run at once: one per core, at most two.
 LANES = max(1, min(2, os.cpu_count() or 1))
 
 
-def lanes(sources: Sequence[Path]) -> list[list[Path]]:
-    """`sources` grouped by exercise (`deepvis.report.writeup.exercise_of`), each group in order,
-    groups in the order of their first notebook. Exercises share no results, so their groups
-    can run side by side; within one, a notebook may use what an earlier one computed."""
-    groups: dict[str, list[Path]] = {}
-    for path in sources:
-        exercise = exercise_of(path.name)
-        groups.setdefault(exercise.key if exercise else "", []).append(path)
-    return list(groups.values())
+def needs(path: Path, sources: Sequence[Path], train: bool) -> list[str]:
+    """The steps notebook `path` (one of `sources`) waits for: training steps (`TRAIN_STEPS`)
+    and stems of earlier notebooks.
+
+    They are its metadata's ``deepvis.needs`` (e.g. ``["cae"]`` for a notebook that loads the
+    CAE, ``["01_cae", "02_denoising"]`` for one that reads their metrics); without that entry,
+    every earlier notebook of its exercise (`deepvis.report.writeup.exercise_of`) and, with
+    ``train``, the whole training. Without ``train`` the notebooks train the models they load
+    themselves, so one that needs a model waits for the earlier notebooks of its exercise (one
+    training at a time). Steps that do not run this time (training without ``train``, a notebook
+    not among `sources`) are left out. Raises `DeepvisError` for a name that is neither, or for
+    a notebook that comes later (it would wait forever).
+    """
+    position = sources.index(path)
+    exercise = exercise_of(path.name)
+    earlier = [s.stem for s in sources[:position] if exercise_of(s.name) == exercise]
+    declared = nbformat.read(path, as_version=4).metadata.get("deepvis", {}).get("needs")
+    if declared is None:
+        declared = [*TRAIN_STEPS, *earlier]
+    elif not train and any(step in TRAIN_STEPS for step in declared):
+        declared = [*declared, *earlier]
+    stems = [source.stem for source in sources]
+    for step in declared:
+        if step in stems[position:]:
+            raise DeepvisError(f"{path.name} needs {step}, which runs after it: reorder them")
+        if step not in TRAIN_STEPS and not (path.parent / f"{step}.ipynb").is_file():
+            raise DeepvisError(
+                f"{path.name} needs {step!r}, which is neither a training step "
+                f"({', '.join(TRAIN_STEPS)}) nor a notebook beside it"
+            )
+    running = [*TRAIN_STEPS] if train else []
+    return [step for step in declared if step in running or step in stems]
 
 
 def execute_all(
@@ -116,34 +143,47 @@ def execute_all(
 ) -> list[NotebookNode]:
     """Execute `sources`, printing progress; nothing is saved if one fails.
 
-    With ``train``, `TRAIN_COMMAND` runs first in the first lane (Exercise 1's, whose notebooks
-    use the models). With two cores or more (`LANES`), each exercise's notebooks (`lanes`) run
-    in their own kernels beside the other's, and every echoed line names its notebook; with one,
-    all run in turn. A failure cancels the other lane (its kernel is shut down).
+    With ``train``, the training steps (`TRAIN_STEPS`, one `TRAIN_COMMAND` each) run too. Each
+    step starts once the steps it needs (`needs`) are done and one of the `LANES` is free, the
+    earliest first (training, then notebooks in order); so with two cores Exercise 2's notebook
+    runs beside the CAE's training, and notebooks that need only the CAE beside the denoising
+    CAE's. Side by side, every echoed line names its notebook. A failure cancels the other
+    steps (a notebook's kernel is shut down, a training process killed).
     Returns the executed notebooks in the order of `sources`.
     """
-    groups = lanes(sources) if LANES > 1 else [list(sources)]
-    side_by_side = len(groups) > 1
     number = {path: k for k, path in enumerate(sources, start=1)}
     done: dict[Path, NotebookNode] = {}
+    steps = [*TRAIN_STEPS] if train else []
+    waits = {step: [*TRAIN_STEPS[: TRAIN_STEPS.index(step)]] for step in steps}
+    waits |= {path.stem: needs(path, sources, train) for path in sources}
+    side_by_side = LANES > 1 and len(waits) > 1
 
-    async def run_lane(lane: list[Path], first: bool) -> None:
-        if train and first:
-            await _train(timings)
-        for path in lane:
-            tag = f"[{number[path]}/{len(sources)}]"
-            print(f"{tag} executing {shown(path)} ...", flush=True)
-            start = time.perf_counter()
-            prefix = f"{ECHO_INDENT}{path.name[:2]} | " if side_by_side else ECHO_INDENT
-            done[path] = await execute_notebook_async(path, source_dir, sys.stdout, prefix)
-            timings.execute[path.name] = time.perf_counter() - start
-            print(f"{tag} {path.name} done in {_minutes(timings.execute[path.name])}", flush=True)
+    async def execute(path: Path) -> None:
+        tag = f"[{number[path]}/{len(sources)}]"
+        print(f"{tag} executing {shown(path)} ...", flush=True)
+        start = time.perf_counter()
+        prefix = f"{ECHO_INDENT}{path.name[:2]} | " if side_by_side else ECHO_INDENT
+        done[path] = await execute_notebook_async(path, source_dir, sys.stdout, prefix)
+        timings.execute[path.name] = time.perf_counter() - start
+        print(f"{tag} {path.name} done in {_minutes(timings.execute[path.name])}", flush=True)
 
     async def run_all() -> None:
+        finished = {step: asyncio.Event() for step in waits}
+        lanes = asyncio.Semaphore(LANES)
+
+        async def run(step: str, work: Callable[[], Awaitable[None]]) -> None:
+            for other in waits[step]:
+                await finished[other].wait()
+            async with lanes:
+                await work()
+            finished[step].set()
+
         try:
-            async with asyncio.TaskGroup() as group:
-                for k, lane in enumerate(groups):
-                    group.create_task(run_lane(lane, first=k == 0))
+            async with asyncio.TaskGroup() as group:  # tasks queue for a lane in this order
+                for step in steps:
+                    group.create_task(run(step, partial(_train, step, timings)))
+                for path in sources:
+                    group.create_task(run(path.stem, partial(execute, path)))
         except BaseExceptionGroup as errors:  # the first failure, as if run alone
             raise errors.exceptions[0] from None
 
@@ -159,22 +199,22 @@ def _terminal() -> int | None:
         return None
 
 
-async def _train(timings: Timings) -> None:
-    """Run `TRAIN_COMMAND`, its output and one-line errors straight to the terminal (its C++
-    logging to the log, by `deepvis.quiet`); `DeepvisError` if it fails."""
+async def _train(step: str, timings: Timings) -> None:
+    """Run `TRAIN_COMMAND` for the model `step`, its output and one-line errors straight to the
+    terminal (its C++ logging to the log, by `deepvis.quiet`); `DeepvisError` if it fails."""
     start = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *TRAIN_COMMAND, cwd=project_root(), stderr=_terminal()
+        sys.executable, *TRAIN_COMMAND, step, cwd=project_root(), stderr=_terminal()
     )
     try:
         code = await process.wait()
     finally:
-        if process.returncode is None:  # cancelled: the other lane failed
+        if process.returncode is None:  # cancelled: another step failed
             process.kill()
             await process.wait()
     if code:
-        raise DeepvisError(f"training failed (exit {code}): see the error above")
-    timings.execute["training"] = time.perf_counter() - start
+        raise DeepvisError(f"training {step} failed (exit {code}): see the error above")
+    timings.execute[f"training {step}"] = time.perf_counter() - start
 
 
 def build(
@@ -188,8 +228,8 @@ def build(
     """Execute the notebooks of `source_dir` into `executed_dir`, then render into `report_dir`.
 
     With ``execute=False`` the notebooks already in `executed_dir` are rendered as they are;
-    with ``train`` the CAE models are trained (or loaded) first, beside Exercise 2's notebooks
-    (`execute_all`).
+    with ``train`` the CAE models are trained (or loaded) too, each before the notebooks that
+    need it (`execute_all`).
     Raises `DeepvisError` for a failing notebook (nothing is saved or rendered then) and, after
     the HTML files are in place, when the PDF toolchain is missing.
     """
@@ -331,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--train",
         action="store_true",
-        help="first train (or load) the CAE models, beside Exercise 2's notebooks (make report)",
+        help="train (or load) the CAE models too, before the notebooks that need them",
     )
     parser.add_argument(
         "--skip-execute",
