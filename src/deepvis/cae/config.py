@@ -124,6 +124,11 @@ def cae_config(**overrides) -> CAEConfig:
 FINETUNE = dict(epochs=10)
 
 
+#: The report's two models, in training order (the denoising CAE starts from the CAE): the names
+#: ``python -m deepvis.cae.train`` takes, and the training steps of ``make report``.
+REPORT_MODELS = ("cae", "dcae")
+
+
 def denoising_config(**overrides) -> CAEConfig:
     """The denoising CAE: the plain CAE (`cae_config`) fine-tuned on inputs with N(0, 1) noise
     (`FINETUNE`), targets clean. ``denoising_config(init_from=None, epochs=16,

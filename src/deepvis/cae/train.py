@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from deepvis.cae.config import CAEConfig, cae_config, denoising_config
+from deepvis.cae.config import REPORT_MODELS, CAEConfig, cae_config, denoising_config
 from deepvis.cae.model import CAE, build_cae
 from deepvis.cae.noise import noisy_test_set
 from deepvis.config import paths, shown
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="{cae,dcae}",
         help="only these (default both; the denoising CAE trains the CAE first if need be)",
     )
-    configs = {"cae": cae_config(), "dcae": denoising_config()}
+    configs = dict(zip(REPORT_MODELS, (cae_config(), denoising_config()), strict=True))
     chosen = parser.parse_args(argv).models or list(configs)
     unknown = sorted(set(chosen) - set(configs))
     if unknown:  # argparse's `choices` rejects an empty list with nargs="*" (Python 3.11)

@@ -39,6 +39,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from deepvis.cae.config import REPORT_MODELS
 from deepvis.config import paths, project_root, quick_mode, shown
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_bytes
@@ -97,9 +98,9 @@ def _minutes(seconds: float) -> str:
 #: The command that trains (or loads) one of the CAE models, named after it (`TRAIN_STEPS`), run
 #: by ``--train``: `deepvis.cae.train` under `deepvis.quiet`.
 TRAIN_COMMAND = ("-m", "deepvis.quiet", "deepvis.cae.train")
-#: The training steps, in order (each may start from the one before: the denoising CAE is the
-#: CAE fine-tuned). A notebook names those it needs in its metadata (`needs`).
-TRAIN_STEPS = ("cae", "dcae")
+#: The training steps, in order (`deepvis.cae.config.REPORT_MODELS`: the denoising CAE is the CAE
+#: fine-tuned). A notebook names those it needs in its metadata (`needs`).
+TRAIN_STEPS = REPORT_MODELS
 #: How many steps (training, notebooks) run at once: one per core, at most two.
 LANES = max(1, min(2, os.cpu_count() or 1))
 
