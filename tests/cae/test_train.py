@@ -64,6 +64,18 @@ def test_steps_per_execution_changes_nothing_but_speed(images, monkeypatch):
         np.testing.assert_allclose(w3, w1, rtol=1e-5, atol=1e-6)
 
 
+def test_validation_batch_changes_nothing_but_the_test_losss_rounding(images, monkeypatch):
+    runs = []
+    for batch in (7, 1000):  # 7 does not divide the 128 test images: a short last batch
+        monkeypatch.setattr(train_mod, "VALIDATION_BATCH", batch)
+        runs.append(train_mod.train(TINY, *images, verbose=0))
+    (cae_a, h_a), (cae_b, h_b) = runs
+    assert h_a["loss"] == h_b["loss"]
+    np.testing.assert_allclose(h_a["val_loss"], h_b["val_loss"], rtol=1e-6)
+    for wa, wb in zip(cae_a.autoencoder.get_weights(), cae_b.autoencoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
 def test_denoising_test_loss_is_on_the_fixed_noisy_test_set(images):
     from dataclasses import replace
 

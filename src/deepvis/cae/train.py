@@ -42,6 +42,11 @@ MANIFEST = "manifest.json"
 #: Training steps per call of Keras' compiled train function: the same steps in the same order
 #: (the same weights, tested), with Keras' per-step Python work done once per 32 steps.
 STEPS_PER_EXECUTION = 32
+#: Images per batch of the test evaluation after every epoch. Not part of training (the weights
+#: do not depend on it): larger batches evaluate the 10,000 test images in about half the time
+#: of the training batch of 64 (measured on 2 Intel AVX-512 cores: 1.6 s instead of 2.5 to 3.9
+#: s), and give the same mean loss but for float rounding.
+VALIDATION_BATCH = 1000
 
 
 @dataclass
@@ -193,6 +198,7 @@ def train(
         epochs=config.epochs,
         callbacks=[timer, *callbacks],
         validation_data=(x_test_in, x_test),
+        validation_batch_size=VALIDATION_BATCH,
         shuffle=True,
         verbose=verbose,
     )
