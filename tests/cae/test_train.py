@@ -72,7 +72,8 @@ def test_validation_batch_changes_nothing_but_the_test_losss_rounding(images, mo
     (cae_a, h_a), (cae_b, h_b) = runs
     assert h_a["loss"] == h_b["loss"]
     np.testing.assert_allclose(h_a["val_loss"], h_b["val_loss"], rtol=1e-6)
-    for wa, wb in zip(cae_a.autoencoder.get_weights(), cae_b.autoencoder.get_weights(), strict=True):
+    weights = (cae.autoencoder.get_weights() for cae in (cae_a, cae_b))
+    for wa, wb in zip(*weights, strict=True):
         np.testing.assert_array_equal(wa, wb)
 
 
