@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.stamp-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.stamp-$(shell cat requirements.txt requirements-setup.txt pyproject.toml | sha256sum | cut -c1-12)
 APT_PACKAGES := $(shell PYTHONPATH=src $(PYTHON) -c 'import deepvis.config as c; print(c.all_apt_packages())')
 ifdef QUICK
 export DEEPVIS_QUICK := $(QUICK)
@@ -26,17 +26,19 @@ endif
 
 .PHONY: setup apt data test report train lab bench variants finetune lint clean-quick
 
-# The packages install with uv (from PyPI, the same versions as pip resolves, in well under
-# pip's time); pip installs them if uv cannot (uv reads no pip settings such as PIP_CERT).
+# The packages install with uv (pinned in requirements-setup.txt; from PyPI, the same versions
+# as pip resolves, in well under pip's time); pip installs them if uv cannot (uv reads no pip
+# settings such as PIP_CERT).
 # --compile-bytecode, as pip does: without it, where PYTHONDONTWRITEBYTECODE is set, every
 # process would compile TensorFlow's sources again (its import measured 21 s instead of 7 s).
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-setup.txt pyproject.toml
 	@$(MAKE) --no-print-directory apt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "uv<1" && $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt \
+	$(PY) -m pip install --quiet -r requirements-setup.txt \
+		&& $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt \
 		|| $(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (deepvis)" >/dev/null

@@ -64,7 +64,7 @@ def test_steps_per_execution_changes_nothing_but_speed(images, monkeypatch):
         np.testing.assert_allclose(w3, w1, rtol=1e-5, atol=1e-6)
 
 
-def test_validation_batch_changes_nothing_but_the_test_losss_rounding(images, monkeypatch):
+def test_validation_batch_changes_nothing_but_the_test_loss_rounding(images, monkeypatch):
     runs = []
     for batch in (7, 1000):  # 7 does not divide the 128 test images: a short last batch
         monkeypatch.setattr(train_mod, "VALIDATION_BATCH", batch)
