@@ -4,6 +4,7 @@ import pytest
 from deepvis.cae import train as train_mod
 from deepvis.cae.config import CAEConfig
 from deepvis.cae.model import build_cae
+from deepvis.config import cpu_description
 from deepvis.data import candidate_sources
 
 TINY = CAEConfig(
@@ -211,8 +212,11 @@ def test_summary_reads_the_last_test_loss_and_counts_parameters_by_hand():
         "params": encoder + decoder,
         "epochs": 3,
         "seconds_per_epoch": 4.0,
+        "cpu": train_mod.UNRECORDED_CPU,  # this history names no CPU
     }
     assert trained.test_bce == 0.35 and isinstance(trained.summary()["params"], int)
+    recorded = _trained(config, history | {"cpu": "AMD EPYC, AVX2, 2 cores"})
+    assert recorded.summary()["cpu"] == "AMD EPYC, AVX2, 2 cores"
 
 
 def test_test_bce_is_the_loss_of_the_reconstructed_test_images(images):
@@ -228,3 +232,5 @@ def test_test_bce_is_the_loss_of_the_reconstructed_test_images(images):
     expected = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
     assert trained.test_bce == pytest.approx(expected, rel=1e-4)
     assert trained.summary()["test_bce"] == trained.test_bce
+    # The CPU is the one that trained, recorded with the history (and so in the cache entry).
+    assert history["cpu"] == trained.summary()["cpu"] == cpu_description()

@@ -30,7 +30,7 @@ import numpy as np
 from deepvis.cae.config import REPORT_MODELS, CAEConfig, cae_config, denoising_config
 from deepvis.cae.model import CAE, build_cae
 from deepvis.cae.noise import noisy_test_set
-from deepvis.config import paths, shown
+from deepvis.config import cpu_description, paths, shown
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_directory, atomic_write_json
 
@@ -47,15 +47,18 @@ STEPS_PER_EXECUTION = 32
 #: of the training batch of 64 (measured on 2 Intel AVX-512 cores: 1.6 s instead of 2.5 to 3.9
 #: s), and give the same mean loss but for float rounding.
 VALIDATION_BATCH = 1000
+#: `TrainedCAE.cpu` of a cache entry whose history does not name its CPU.
+UNRECORDED_CPU = "CPU not recorded"
 
 
 @dataclass
 class TrainedCAE:
-    """A trained CAE with its loss history (per epoch) and where it is cached."""
+    """A trained CAE with its loss history (per epoch), the CPU it trained on, and where it is
+    cached."""
 
     config: CAEConfig
     cae: CAE
-    history: dict[str, list[float]]
+    history: dict[str, list[float] | str]
     cache_dir: Path
     loaded: bool
 
@@ -74,13 +77,22 @@ class TrainedCAE:
         """Mean wall-clock seconds per training epoch, test evaluation included."""
         return float(np.mean(self.history["seconds"]))
 
-    def summary(self) -> dict[str, float]:
-        """The headline numbers: ``test_bce``, ``params``, ``epochs``, ``seconds_per_epoch``."""
+    @property
+    def cpu(self) -> str:
+        """The CPU that trained it, as `deepvis.config.cpu_description` gave it at training time
+        (``"CPU not recorded"`` for an entry cached before the CPU was recorded): the seconds
+        per epoch belong to that CPU, not to the one that loads the entry."""
+        return str(self.history.get("cpu", UNRECORDED_CPU))
+
+    def summary(self) -> dict[str, float | int | str]:
+        """The headline numbers: ``test_bce``, ``params``, ``epochs``, ``seconds_per_epoch``,
+        and the ``cpu`` those seconds were measured on."""
         return {
             "test_bce": self.test_bce,
             "params": int(self.autoencoder.count_params()),
             "epochs": len(self.history["loss"]),
             "seconds_per_epoch": self.seconds_per_epoch,
+            "cpu": self.cpu,
         }
 
 
@@ -166,7 +178,8 @@ def train(
     verbose: int = 2,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[CAE, dict]:
-    """Train; return the CAE and its history (``loss``, ``val_loss``, ``seconds``).
+    """Train; return the CAE and its history (``loss``, ``val_loss``, ``seconds`` per epoch, and
+    the ``cpu`` that trained it, `deepvis.config.cpu_description`).
 
     From a random initialisation, or from the trained weights of ``config.init_from`` (`fit_or_load`
     of that configuration on the same data). `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1].
@@ -206,6 +219,7 @@ def train(
         "loss": [float(v) for v in h.history["loss"]],
         "val_loss": [float(v) for v in h.history["val_loss"]],
         "seconds": timer.seconds,
+        "cpu": cpu_description(),
     }
     return cae, history
 
