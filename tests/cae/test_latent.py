@@ -152,6 +152,17 @@ def test_confused_within_counts_only_wrong_images_of_the_group():
     assert latent.confused_within(y_true, y_pred, ["Coat", "Bag"]) == 0.0
 
 
+def test_misreadings_name_each_wrongly_read_image_with_its_article():
+    coat, shirt, boot = (CLASS_NAMES.index(n) for n in ("Coat", "Shirt", "Ankle boot"))
+    y_true = np.array([coat, shirt, coat, boot])
+    y_read = np.array([boot, shirt, shirt, boot])  # the 2nd and 4th are read right
+    assert latent.misreadings(y_true, y_read) == [
+        "the coat as an ankle boot",
+        "the coat as a shirt",
+    ]
+    assert latent.misreadings(y_true, y_true) == []
+
+
 def test_confused_within_is_nan_when_no_image_of_the_group_is_wrong():
     y = np.array([0, 2, 4, 6, 1])
     assert np.isnan(latent.confused_within(y, y, latent.UPPER_BODY))

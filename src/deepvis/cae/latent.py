@@ -37,6 +37,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from deepvis.cae.quality import bce, predict, reconstruct
 from deepvis.data import CLASS_NAMES, flatten, unflatten
+from deepvis.words import with_article
 
 #: Classes whose outline no other class shares, and the four upper-body garments.
 DISTINCT = ("Trouser", "Sandal", "Sneaker", "Bag", "Ankle boot")
@@ -127,6 +128,17 @@ def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray) -> pd.Series:
     """
     recall = recall_score(y_true, y_pred, labels=list(range(len(CLASS_NAMES))), average=None)
     return pd.Series(recall, index=pd.Index(CLASS_NAMES, name="class"))
+
+
+def misreadings(y_true: np.ndarray, y_read: np.ndarray) -> list[str]:
+    """For each image read as another class, ``"the coat as an ankle boot"``: `y_true` and
+    `y_read` (N,) int labels in 0..9, in the images' order; ``[]`` when every image is read
+    right."""
+    return [
+        f"the {CLASS_NAMES[t].lower()} as {with_article(CLASS_NAMES[r].lower())}"
+        for t, r in zip(y_true, y_read, strict=True)
+        if t != r
+    ]
 
 
 def confused_within(y_true: np.ndarray, y_pred: np.ndarray, group: Sequence[str]) -> float:

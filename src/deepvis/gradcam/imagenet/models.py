@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +204,9 @@ def load_model(name: str = "auto") -> ImageNetModel:
     try:
         return _load_vgg16()
     except DeepvisError as err:
-        print(f"note: VGG-16 not used: {err}. Using EfficientNet-Lite0 instead.", file=sys.stderr)
+        # On stdout, like Keras' "Downloading data from ..." line before it: `make report` echoes
+        # a notebook's stdout, so its terminal says why the download led nowhere.
+        print(f"note: VGG-16 not used: {err}. Using EfficientNet-Lite0 instead.", flush=True)
         return _load_lite0(fallback=fallback_reason(str(err)))
 
 

@@ -1,0 +1,30 @@
+"""English for the sentences the notebooks write from their results: lists, numbered nouns and
+indefinite articles, so that a generated sentence reads as a written one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def listed(items: Iterable[object]) -> str:
+    """The items as an English list: ``"a"``, ``"a and b"``, ``"a, b and c"`` (``""`` for none)."""
+    items = [str(item) for item in items]
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def numbered(noun: str, numbers: Iterable[int]) -> str:
+    """`noun` with its numbers, plural for more than one: ``numbered("epoch", [9])`` is
+    ``"epoch 9"``, ``numbered("epoch", [4, 5])`` is ``"epochs 4 and 5"``."""
+    numbers = list(numbers)
+    if not numbers:
+        raise ValueError(f"numbered({noun!r}, ...) needs at least one number")
+    return f"{noun}{'s' if len(numbers) > 1 else ''} {listed(numbers)}"
+
+
+def with_article(noun: str) -> str:
+    """`noun` after its indefinite article, chosen by the first letter: ``"a coat"``,
+    ``"an ankle boot"``. (By letter, not by sound: right for the class names of Fashion-MNIST and
+    for nouns that do not start with a silent h or a vowel read as a consonant.)"""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
