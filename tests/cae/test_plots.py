@@ -411,6 +411,16 @@ def test_finetune_curve_has_three_panels_with_labelled_references():
     assert fig._suptitle.get_text()
 
 
+def test_finetune_curve_keeps_its_epoch_ticks_apart():
+    """Ten epochs in a narrow panel: whole-number ticks, about five of them, not all ten."""
+    ten = finetune_frame().reindex(range(11)).interpolate().loc[1:]
+    fig = plots.finetune_curve({"4 epochs": ten.loc[:4], "10 epochs": ten})
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert 3 <= len(ticks) <= 6 and all(float(t).is_integer() for t in ticks)
+
+
 def test_finetune_curve_without_references():
     fig = plots.finetune_curve(finetune_frame())
     assert all(len(ax.lines) == 1 and not ax.child_axes for ax in fig.axes)

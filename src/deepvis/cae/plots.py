@@ -501,8 +501,8 @@ def finetune_curve(
     if isinstance(curves, pd.DataFrame):
         curves = {"fine-tuned from the plain CAE": curves}
     fig, axes = _score_panels(curves, FINETUNE_SCORES, references or {}, height=2.7)
-    for ax in axes:
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    for ax in axes:  # at most about 5 ticks: "1 2 ... 10" runs together in a narrow panel
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
         ax.set_xlabel("fine-tuning epochs")
     fig.suptitle(title, fontsize=11)
     return fig
