@@ -177,7 +177,7 @@ def test_metrics_start_afresh_and_survive_a_failed_run(tmp_path, no_pdf, project
     write(
         nbs,
         "01_bad.ipynb",
-        [new_code_cell("from deepvis import metrics\nmetrics.update({'a': 2})")],
+        [new_code_cell("from deepvis.page import metrics\nmetrics.update({'a': 2})")],
     )
     with pytest.raises(DeepvisError):  # no xelatex
         build.build(nbs, nbs, tmp_path / "out")
@@ -210,7 +210,7 @@ QUICK_NOTEBOOK = """
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from deepvis import metrics
+from deepvis.page import metrics
 from deepvis.config import paths
 from deepvis.files import save_figure
 fig, ax = plt.subplots(figsize=(1, 1))
@@ -350,7 +350,7 @@ def test_a_need_that_cannot_be_met_is_one_line(tmp_path, needs, message):
 def _waits_for(mine: Path, theirs: Path, key: str) -> str:
     """A cell that marks `mine`, updates the metrics, and waits up to 60 s for `theirs`."""
     return (
-        "import pathlib, time\nfrom deepvis import metrics\n"
+        "import pathlib, time\nfrom deepvis.page import metrics\n"
         f"pathlib.Path({str(mine)!r}).touch()\n"
         f"for k in range(30): metrics.update({{f'{key}.{{k}}': k}})\n"
         f"deadline = time.time() + 60\n"

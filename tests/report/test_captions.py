@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from deepvis.captions import caption_metadata
 from deepvis.errors import DeepvisError
+from deepvis.page.captions import caption_metadata
 from deepvis.report import writeup
 from deepvis.report.render import render_html, render_pdf
 
@@ -44,10 +44,10 @@ def _markdown(text: str, tags: tuple[str, ...] = ()):
 def _notebooks():
     ex1 = new_notebook(
         cells=[
-            _markdown("## Step 1: design\n\nSee [[fig:loss]] and [[tab:scores]]."),
+            _markdown("## Step 1: design\n\nSee [Figure](#fig-loss) and [Table](#tab-scores)."),
             _figure("loss", "The loss falls."),
             _table("scores", "Scores of the two methods."),
-            _markdown("### More\n\n[[fig:extra]] is extra.", tags=("technical",)),
+            _markdown("### More\n\n[Figure](#fig-extra) is extra.", tags=("technical",)),
             _figure("extra", "Only in the technical report.", tags=("technical",)),
             _markdown("Short note for the grader.", tags=("handin",)),
             _markdown("### Appendix part\n\nIn every write-up.", tags=("appendix",)),
@@ -56,7 +56,7 @@ def _notebooks():
         ]
     )
     ex2 = new_notebook(
-        cells=[_markdown("## Step 1: Grad-CAM\n\n[[fig:cam]]"), _figure("cam", "A map.")]
+        cells=[_markdown("## Step 1: Grad-CAM\n\n[Figure](#fig-cam)"), _figure("cam", "A map.")]
     )
     return [("01_a.ipynb", ex1), ("04_a.ipynb", ex2)]
 
@@ -92,8 +92,8 @@ def test_technical_report_numbers_across_exercises():
 
 def test_a_reference_to_an_item_the_write_up_lacks_is_an_error():
     notebooks = _notebooks()
-    notebooks[0][1].cells[0].source += " And [[fig:extra]]."  # technical-only figure
-    with pytest.raises(DeepvisError, match=r"exercise1: \[\[fig:extra\]\] refers to nothing"):
+    notebooks[0][1].cells[0].source += " And [Figure](#fig-extra)."  # technical-only figure
+    with pytest.raises(DeepvisError, match=r"exercise1: the reference to .fig:extra. refers to no"):
         writeup.writeup("exercise1", notebooks, writeup.TitleBlock())
     writeup.writeup("report", notebooks, writeup.TitleBlock())  # there it exists
 

@@ -25,6 +25,9 @@ def test_forbidden_strings_are_reported_with_why():
     assert '"Loaded cached" (a cache message)' in found
     assert any('"/work/"' in f for f in found) and any('">="' in f for f in found)
     assert check.forbidden_in("A 5-NN accuracy of 0.70 ≥ 0.5, measured on the test set.") == []
+    assert check.forbidden_in("The BCE is {eval}`bce`.") == [
+        '"{eval}" (an unevaluated MyST expression)'
+    ]
 
 
 def test_html_check_counts_images_and_external_loads(tmp_path):

@@ -75,3 +75,41 @@ def test_a_failing_cell_is_one_line_naming_it_and_its_traceback_goes_to_the_log(
     assert capsys.readouterr().err == ""  # nothing else on the terminal
     log = (tmp_path / "build" / "logs" / "deepvis.log").read_text()
     assert "01_a.ipynb, cell 3:" in log and "----> 3 f()" in log and "raise ValueError" in log
+
+
+def test_eval_results_are_stored_as_jupyterlab_myst_stores_them_after_the_cells_above(tmp_path):
+    md = new_markdown_cell("x is {eval}`x`, later {eval}`f'{x / 4:.2f}'`; {eval}`x`.")
+    md.metadata["deepvis"] = {"describes": {"x": 42, "'lite0'": "lite0"}}
+    write(
+        tmp_path,
+        "01_a.ipynb",
+        [new_code_cell("x = 42"), md, new_code_cell("x = 0"), new_markdown_cell("plain")],
+    )
+    nb = execute.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path)
+    # Evaluated when execution reached the cell: x was 42, not the 0 of the cell below.
+    assert nb.cells[1].metadata["user_expressions"] == [
+        {
+            "expression": "x",
+            "result": {"status": "ok", "data": {"text/plain": "42"}, "metadata": {}},
+        },
+        {
+            "expression": "f'{x / 4:.2f}'",
+            "result": {"status": "ok", "data": {"text/plain": "'10.50'"}, "metadata": {}},
+        },
+    ]
+    assert nb.cells[1].metadata["deepvis"]["describes_run"] == {"x": 42, "'lite0'": "lite0"}
+    assert "user_expressions" not in nb.cells[3].metadata
+    assert nb.cells[2].execution_count == 2  # markdown cells take no execution count
+
+
+def test_a_failing_eval_stops_the_run_in_one_line_naming_notebook_cell_and_expression(tmp_path):
+    write(
+        tmp_path,
+        "01_a.ipynb",
+        [new_code_cell("x = 1"), new_markdown_cell("y is {eval}`y + 1`."), new_code_cell("z = 3")],
+    )
+    with pytest.raises(DeepvisError) as err:
+        execute.execute_notebook(tmp_path / "01_a.ipynb", cwd=tmp_path)
+    assert str(err.value) == (
+        "01_a.ipynb, cell 2: {eval}`y + 1` failed: NameError: name 'y' is not defined"
+    )

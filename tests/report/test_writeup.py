@@ -102,3 +102,33 @@ def test_headings_of_markdown_cells_and_outputs_skip_removed_ones():
     nb.cells += [hidden, computed, removed]
     titles = [t for _, _, t in writeup.headings(nb)]
     assert titles == ["Step 2: shown", "Step 3: computed"]
+
+
+def _evaluated(source: str, results: dict[str, str], **deepvis):
+    cell = new_markdown_cell(source)
+    cell.metadata["user_expressions"] = [
+        {"expression": e, "result": {"status": "ok", "data": {"text/plain": r}, "metadata": {}}}
+        for e, r in results.items()
+    ]
+    if deepvis:
+        cell.metadata["deepvis"] = deepvis
+    return cell
+
+
+def test_write_ups_and_notebook_pages_show_eval_results_and_prompts_for_other_runs():
+    nb = executed("Step 1: first")
+    nb.cells += [
+        _evaluated("The BCE is {eval}`f'{b:.4f}'` per pixel.", {"f'{b:.4f}'": "'0.3181'"}),
+        _evaluated(
+            "The bag cloud is diffuse.", {}, describes={"quick_mode()": False},
+            describes_run={"quick_mode()": True},
+        ),
+    ]
+    doc = writeup.writeup("exercise1", [("01_a.ipynb", nb)], writeup.TitleBlock())
+    text = "\n".join(_sources(doc))
+    assert "The BCE is 0.3181 per pixel." in text and "{eval}" not in text
+    assert "bag cloud" not in text and "Your insights here" in text
+    assert all("user_expressions" not in c.metadata for c in doc.cells)
+    page = writeup.notebook_page("01_a.ipynb", nb)
+    assert "The BCE is 0.3181 per pixel." in "\n".join(_sources(page))
+    assert "{eval}" in nb.cells[-2].source  # the notebook itself is untouched

@@ -37,7 +37,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from deepvis.cae.quality import bce, predict, reconstruct
 from deepvis.data import CLASS_NAMES, flatten, unflatten
-from deepvis.words import with_article
+from deepvis.page.words import with_article
 
 #: Classes whose outline no other class shares, and the four upper-body garments.
 DISTINCT = ("Trouser", "Sandal", "Sneaker", "Bag", "Ankle boot")

@@ -1,7 +1,7 @@
 """Figures for Grad-CAM: per-image ranks, the sanity check, faithfulness, all methods side by side.
 
 Each function returns a `matplotlib.figure.Figure` built without pyplot (nothing to close);
-show it with `deepvis.captions.figure` (saved, numbered and captioned).
+show it with `deepvis.page.captions.figure` (saved, numbered and captioned).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from deepvis.report.notebooks import NOTEBOOK_GLOB, find_notebooks
 from deepvis.report.render import missing_pdf_tools, pdf_tools_hint, render_html, render_pdf
 from deepvis.report.settings import validate_settings
 from deepvis.report.titleblock import title_block
-from deepvis.report.writeup import exercise_of, write_up_names, writeup
+from deepvis.report.writeup import exercise_of, notebook_page, write_up_names, writeup
 
 
 @dataclass
@@ -255,7 +255,7 @@ def build(
         staged = Path(tmp)
         for name, nb in named:
             stem = Path(name).stem
-            page = partial(render_html, nb, stem, source_dir, writeup=False)
+            page = partial(render_html, notebook_page(name, nb), stem, source_dir, writeup=False)
             _render(timings, staged / f"{stem}.html", page)
         docs = {key: writeup(key, named, block) for key in write_up_names()}
         for key, doc in docs.items():

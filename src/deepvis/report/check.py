@@ -78,8 +78,7 @@ FORBIDDEN: dict[str, str] = {
     "Goals missed": "self-set goals",
     "this machine": "machine wording",
     "build machine": "machine wording",
-    "[[fig:": "an unresolved figure reference",
-    "[[tab:": "an unresolved table reference",
+    "{eval}": "an unevaluated MyST expression",
 }
 
 _TEX_LEFT = re.compile(r"\$[^$\n]*\\[a-zA-Z]+|\\(alpha|frac|sum|partial|mathrm)\b")
@@ -216,8 +215,8 @@ def check_layout(pdf: Path, html_page: Path, key: str, titles: list[str]) -> lis
         problems.append(
             f"{shown(html_page)}: {tables - len(table_captions)} of {tables} tables lack a caption"
         )
-    if re.search(r"\[\[(fig|tab):", html_text(page)):
-        problems.append(f"{shown(html_page)}: an unresolved [[fig:...]] or [[tab:...]] reference")
+    if re.search(r'href="#(fig|tab)-', page):
+        problems.append(f"{shown(html_page)}: an unresolved figure or table reference")
     if not pdf.exists():
         return problems
     pages = page_texts(pdf)

@@ -19,9 +19,11 @@ Each notebook belongs to an exercise by its number (`EXERCISES`). Cell tags plac
 
 Other cells keep their order. Stderr outputs are always dropped. The notebooks write their
 sections as ``##`` (Step 1, ...) and ``###`` headings; the combined report adds one ``#``
-heading per exercise. Figures and tables shown with a caption (`deepvis.captions`) are
-numbered in the order in which they appear in each write-up, and ``[[fig:label]]`` /
-``[[tab:label]]`` in the prose become "Figure 3" / "Table 2" (`number_captions`).
+heading per exercise. Figures and tables shown with a caption (`deepvis.page.captions`) are
+numbered in the order in which they appear in each write-up, and the references of the prose,
+``[Figure](#fig-label)`` / ``[Table](#tab-label)``, become "Figure 3" / "Table 2"
+(`number_captions`). Markdown cells show their MyST ``{eval}`` results, or a prompt for the
+student's own insights where they describe the figures of another run (`deepvis.page.myst`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ import nbformat
 from nbconvert.filters import html2text, markdown2html_mistune
 from nbformat import NotebookNode
 
-from deepvis.captions import KINDS, META, REFERENCE
 from deepvis.errors import DeepvisError
+from deepvis.page import myst
+from deepvis.page.captions import KINDS, META, REFERENCE
 from deepvis.report.titleblock import TitleBlock, as_typed_html
 
 TITLE = "Visualizing what deep networks learn: technical report"
@@ -69,7 +72,7 @@ EXERCISES = (
     Exercise(
         "exercise1",
         "Exercise 1: a convolutional autoencoder on Fashion-MNIST",
-        ("01", "02", "03", "05"),
+        ("01", "02", "03", "05", "06"),
         (
             "Step 1: design of the CAE",
             "Step 2: training and reconstructions",
@@ -81,7 +84,7 @@ EXERCISES = (
     Exercise(
         "exercise2",
         "Exercise 2: Grad-CAM saliency maps",
-        ("04",),
+        ("04", "07"),
         (
             "Step 1: the pre-trained network and its preprocessing",
             "Step 2: top-3 predictions",
@@ -150,10 +153,14 @@ def _tags(cell: NotebookNode) -> set[str]:
     return set(cell.metadata.get("tags", []))
 
 
-def _clean(cell: NotebookNode, cell_id: str) -> NotebookNode:
-    """A copy of `cell` with a new id and without stderr outputs."""
+def _clean(cell: NotebookNode, cell_id: str, where: str) -> NotebookNode:
+    """A copy of `cell` with a new id, without stderr outputs and, for markdown, with the text
+    the write-ups show (`deepvis.page.myst.resolved`; `where` names the cell in errors)."""
     cell = copy.deepcopy(cell)
     cell.id = cell_id
+    if cell.cell_type == "markdown":
+        cell.source = myst.resolved(cell, where)
+        cell.metadata.pop(myst.METADATA_KEY, None)
     if cell.cell_type == "code":
         cell.outputs = [
             o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
@@ -206,7 +213,7 @@ def exercise_cells(
                 ),
                 "main",
             )
-            slots[slot].append(_clean(cell, f"{exercise.key}-nb{n}-cell{i}"))
+            slots[slot].append(_clean(cell, f"{exercise.key}-nb{n}-cell{i}", f"{name}, cell {i}"))
     cells = []
     if heading:
         cells.append(nbformat.v4.new_markdown_cell(f"# {exercise.title}", id=exercise.key))
@@ -227,7 +234,7 @@ def exercise_cells(
 
 
 def captioned(cells: Sequence[NotebookNode]) -> list[dict]:
-    """The caption metadata (`deepvis.captions.META`) of every captioned output of `cells`, in
+    """The caption metadata (`deepvis.page.captions.META`) of every captioned output of `cells`, in
     order: the same dicts as in the outputs, so that changing one changes the output."""
     return [
         output.metadata[META]
@@ -238,13 +245,16 @@ def captioned(cells: Sequence[NotebookNode]) -> list[dict]:
     ]
 
 
-def number_captions(cells: Sequence[NotebookNode], where: str) -> dict[str, str]:
+def number_captions(
+    cells: Sequence[NotebookNode], where: str, *, strict: bool = True
+) -> dict[str, str]:
     """Number the captioned figures and tables of `cells` in order (figures and tables
-    separately), and replace every ``[[fig:label]]`` / ``[[tab:label]]`` of their markdown by
+    separately), and replace every reference of their markdown (``[Figure](#fig-label)``) by
     "Figure N" / "Table N". Modifies `cells`; returns ``{"fig:label": "Figure N", ...}``.
 
     Each caption's metadata gains ``number`` ("Figure 3"). Raises `DeepvisError` for a label
-    used twice or a reference to a label that `cells` do not show (`where` names the write-up).
+    used twice or, if `strict`, a reference to a label that `cells` do not show (`where` names
+    the write-up); otherwise such a reference becomes the word "Figure" or "Table".
     """
     names: dict[str, str] = {}
     counts = dict.fromkeys(KINDS, 0)
@@ -258,9 +268,12 @@ def number_captions(cells: Sequence[NotebookNode], where: str) -> dict[str, str]
     def resolve(text: str) -> str:
         def one(match: re.Match) -> str:
             ref = f"{match.group(1)}:{match.group(2)}"
+            if ref not in names and not strict:
+                return KINDS[match.group(1)]
             if ref not in names:
                 raise DeepvisError(
-                    f"{where}: [[{ref}]] refers to nothing that this write-up shows; "
+                    f"{where}: the reference to {ref!r} refers to nothing that this write-up "
+                    "shows; "
                     f"known: {sorted(names)}"
                 )
             return names[ref]
@@ -275,6 +288,19 @@ def number_captions(cells: Sequence[NotebookNode], where: str) -> dict[str, str]
             if "text/markdown" in data:
                 data["text/markdown"] = resolve(data["text/markdown"])
     return names
+
+
+def notebook_page(name: str, nb: NotebookNode) -> NotebookNode:
+    """A copy of one executed notebook as its own HTML page shows it: markdown with its
+    ``{eval}`` results, stderr dropped, and the references to its own figures and tables
+    numbered (those to other notebooks' read "Figure" or "Table")."""
+    page = copy.deepcopy(nb)
+    page.cells = [
+        _clean(cell, cell.get("id") or f"cell{i}", f"{name}, cell {i}")
+        for i, cell in enumerate(nb.cells, start=1)
+    ]
+    number_captions(page.cells, name, strict=False)
+    return page
 
 
 def preface_cell() -> NotebookNode:

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from deepvis.lab import lab_command
+from deepvis.report.lab import lab_command
 
 
 def test_command_allows_root_only_as_root(monkeypatch):
@@ -26,7 +26,7 @@ def test_command_allows_root_only_as_root(monkeypatch):
 def _server_port(runtime_dir, server, log_path) -> int:
     """The port the server bound, from the ``jpserver-<pid>.json`` file it writes once it
     listens (``--port=0`` lets the operating system choose: no race for a free port)."""
-    info = runtime_dir / f"jpserver-{server.pid}.json"  # deepvis.lab execs: the same pid
+    info = runtime_dir / f"jpserver-{server.pid}.json"  # deepvis.report.lab execs: the same pid
     deadline = time.monotonic() + 90
     while not info.is_file():
         if server.poll() is not None or time.monotonic() > deadline:
@@ -54,7 +54,7 @@ def test_server_starts_and_lists_the_project_kernel(tmp_path):
     log_path = tmp_path / "lab.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "deepvis.lab", *options],
+            [sys.executable, "-m", "deepvis.report.lab", *options],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,8 +1,10 @@
 """Numbered figures and tables: what a cell shows carries a label and a caption.
 
-A notebook shows a figure with `figure` and a table with `deepvis.tables.table`; both put
+A notebook shows a figure with `figure` and a table with `deepvis.page.tables.table`; both put
 ``{"deepvis": {"kind": ..., "label": ..., "caption": ...}}`` into the output's metadata (`META`).
-Prose refers to them as ``[[fig:<label>]]`` and ``[[tab:<label>]]``. When a write-up is
+Prose refers to them with MyST's link to a target, ``[Figure](#fig-<label>)`` and
+``[Table](#tab-<label>)`` (`deepvis.page.myst.REFERENCE`): JupyterLab shows the word, linked.
+When a write-up is
 assembled (`deepvis.report.writeup`), its figures and its tables are numbered in the order in
 which they appear, every reference becomes "Figure 3" or "Table 2", and the templates print the
 caption under the figure (above the table) and use it as the image's alt text.
@@ -18,13 +20,23 @@ from typing import Any
 
 from deepvis.errors import DeepvisError
 from deepvis.files import atomic_write_bytes, png_bytes
+from deepvis.page.myst import REFERENCE
+
+__all__ = [
+    "DPI",
+    "KINDS",
+    "META",
+    "REFERENCE",
+    "caption_metadata",
+    "figure",
+    "listing",
+    "text_table",
+]
 
 #: The output-metadata key of a captioned figure or table.
 META = "deepvis"
 #: Reference kinds: the prefix used in prose, and the word it becomes.
 KINDS = {"fig": "Figure", "tab": "Table"}
-#: ``[[fig:cae-loss]]``: a reference in prose.
-REFERENCE = re.compile(r"\[\[(fig|tab):([A-Za-z0-9_.-]+)\]\]")
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 DPI = 150
 

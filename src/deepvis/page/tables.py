@@ -3,7 +3,7 @@
 `table` shows a pandas DataFrame in a notebook and, through nbconvert, in the HTML and PDF
 write-ups: no index-name row, no ``NaN``, each column formatted on its own, text columns
 left-aligned and numbers right-aligned, and (with a label and caption) numbered as a table of
-the write-up (`deepvis.captions`).
+the write-up (`deepvis.page.captions`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from deepvis.captions import caption_metadata
+from deepvis.page.captions import caption_metadata
 
 #: Shown for a missing value.
 MISSING = "—"
@@ -113,7 +113,7 @@ def table(
     caption: str | None = None,
 ) -> None:
     """Display `formatted` as a table (HTML and LaTeX), with `label` and `caption` numbered
-    as a table of the write-up (`deepvis.captions`; both or neither)."""
+    as a table of the write-up (`deepvis.page.captions`; both or neither)."""
     from IPython.display import display
 
     if (label is None) != (caption is None):

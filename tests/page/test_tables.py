@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepvis import tables
+from deepvis.page import tables
 
 
 def _frame() -> pd.DataFrame:

@@ -1,6 +1,6 @@
 import pytest
 
-from deepvis.words import listed, numbered, with_article
+from deepvis.page.words import listed, numbered, with_article
 
 
 def test_listed_joins_as_english_does():

@@ -6,8 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from deepvis import captions  # noqa: E402
 from deepvis.errors import DeepvisError  # noqa: E402
+from deepvis.page import captions  # noqa: E402
 
 
 def test_figure_is_saved_closed_and_displayed_with_its_caption(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from deepvis import metrics
+from deepvis.page import metrics
 
 
 def test_update_merges_and_converts(tmp_path):
