@@ -41,7 +41,7 @@ $(STAMP): requirements.txt requirements-setup.txt pyproject.toml
 		&& $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt \
 		|| $(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (deepvis)" >/dev/null
+	$(PY) -m deepvis.report.lab --install-kernel >/dev/null
 	rm -f $(VENV)/.stamp-* && touch $@
 
 # Debian packages (deepvis.config.APT_PACKAGES): Fashion-MNIST, the PDF toolchain, the checks.
@@ -75,7 +75,7 @@ report: data
 	$(PY) -m deepvis.report --train
 
 lab: data
-	$(PY) -m deepvis.lab
+	$(PY) -m deepvis.report.lab
 
 bench: data
 	$(PY) -m deepvis.bench train

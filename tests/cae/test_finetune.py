@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deepvis.cae import finetune, quality
@@ -65,3 +66,30 @@ def test_the_report_denoising_cae_fine_tunes_the_report_cae(monkeypatch):
     assert config.epochs == FINETUNE["epochs"] < cae_config().epochs
     plain = cae_config()
     assert (config.learning_rate, config.lr_schedule) == (plain.learning_rate, plain.lr_schedule)
+
+
+def _run(psnrs):
+    """A screened run as `finetune.load_runs` gives it: one row per epoch from 0."""
+    rows = [
+        {"epoch": e, "psnr": p, "ssim": p / 30, "test_bce": 0.5 - p / 100}
+        for e, p in enumerate(psnrs)
+    ]
+    return pd.DataFrame(rows).set_index("epoch")
+
+
+def test_final_scores_are_each_budgets_last_epoch_in_budget_order():
+    runs = {6: _run([10.0, 15.0, 15.5, 15.6, 15.6, 15.65, 15.7]), 2: _run([10.0, 15.0, 15.2])}
+    ends = finetune.final_scores(runs)
+    assert list(ends.index) == [2, 6] and ends.index.name == "epochs"
+    assert list(ends.columns) == ["psnr", "ssim", "test_bce"]
+    assert ends.loc[2, "psnr"] == 15.2 and ends.loc[6, "psnr"] == 15.7
+    assert ends.loc[6, "test_bce"] == pytest.approx(0.5 - 0.157)
+
+
+def test_shortest_budget_reaching_a_psnr():
+    runs = {4: _run([10.0, 15.0, 15.3, 15.5, 15.58]), 10: _run([10.0] + [15.68] * 10),
+            6: _run([10.0, 15.0, 15.3, 15.5, 15.6, 15.62, 15.69])}
+    assert finetune.shortest_budget(runs, 15.68) == 6  # the 6-epoch run ends above it
+    assert finetune.shortest_budget(runs, 15.5) == 4
+    assert finetune.shortest_budget(runs, 15.7) is None
+    assert finetune.shortest_budget({}, 15.0) is None

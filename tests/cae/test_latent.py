@@ -232,3 +232,17 @@ def test_tsne_reference_on_separated_pixel_clusters():
     scores = latent.tsne_scores(x, y, n=100)
     assert scores["knn5"] == 1.0 and scores["silhouette"] > 0.5
     assert scores["trustworthiness"] > 0.9 and "test_bce" not in scores
+
+
+def test_pixel_misreadings_read_images_by_their_nearest_training_pixels():
+    (x_train, y_train), _ = known.known_split()
+    coat, shirt = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Shirt")
+    # Images copied from the training set: a shirt's pixels, labelled a coat, are read as a
+    # shirt; the second is read right. Rows (N, 784) and images give the same reading.
+    images = np.stack([x_train[y_train == shirt][0], x_train[y_train == coat][0]])
+    truth = np.array([coat, coat])
+    assert latent.pixel_misreadings(x_train, y_train, images, truth) == ["the coat as a shirt"]
+    assert latent.pixel_misreadings(flatten(x_train), y_train, flatten(images), truth) == [
+        "the coat as a shirt"
+    ]
+    assert latent.pixel_misreadings(x_train, y_train, images, np.array([shirt, coat])) == []

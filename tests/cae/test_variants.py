@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deepvis.cae import variants
@@ -164,3 +165,14 @@ def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
     screened = variants.variant_config(name, config.epochs)
     assert screened == replace(config, fused_batch_norm=False)
     assert screened.key() != config.key()
+
+
+def test_doublings_to_extrapolates_the_gain_per_doubling():
+    # 0.60 at 8 epochs, 0.66 at 32: two doublings gained 0.06, so 0.03 per doubling.
+    curve = pd.DataFrame({"knn5": [0.60, 0.63, 0.66]}, index=pd.Index([8, 16, 32], name="epochs"))
+    assert variants.doublings_to(curve, 8, 0.75) == pytest.approx(3.0)  # 0.09 more: 3 doublings
+    assert variants.doublings_to(curve, 16, 0.75) == pytest.approx(3.0)  # same rate from 16
+    assert variants.doublings_to(curve, 8, 0.66) == pytest.approx(0.0)
+    assert variants.doublings_to(curve, 8, 0.63) == pytest.approx(-1.0)  # reached already
+    slower = curve.assign(trust=[0.90, 0.905, 0.91])
+    assert variants.doublings_to(slower, 8, 0.93, column="trust") == pytest.approx(4.0)

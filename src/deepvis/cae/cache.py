@@ -2,7 +2,7 @@
 embeddings' scores, t-SNE).
 
 A `deepvis.cache.ResultCache` in ``data/cache/cae/``, keyed with the source of `CODE_MODULES`:
-notebooks 02 and 03 key each result by the trained models' weights (`model_digest`), the data
+notebooks 02, 03 and 05 key each result by the trained models' weights (`model_digest`), the data
 (`array_digest`) and the settings, so a rerun after a prose edit loads the numbers instead of
 recomputing them, and retrained weights or edited analysis code recompute them.
 """

@@ -83,7 +83,7 @@ LATER_FIELDS = {"precision": "float32", "init_from": None, "fused_batch_norm": F
 QUICK_TRAINING = dict(epochs=2, train_subset=2048, test_subset=1000)
 
 
-#: Quick mode's analysis data (notebooks 02 and 03): the first images of each split. A full run
+#: Quick mode's analysis data (notebooks 02, 03 and 05): the first images of each split. A full run
 #: analyses all 60,000 training and 10,000 test images.
 QUICK_ANALYSIS = dict(train=6000, test=1000)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import keras
@@ -106,6 +107,25 @@ def load_runs(path: Path | None = None) -> dict[int, pd.DataFrame]:
         return {}
     saved = json.loads(path.read_text())
     return {int(n): pd.DataFrame(run["rows"]).set_index("epoch") for n, run in saved.items()}
+
+
+def final_scores(runs: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """The scores at the end of each screened run (`load_runs`): one row per budget, indexed by
+    its number of epochs (ascending), with the columns ``psnr`` (mean dB), ``ssim`` (mean, in
+    [-1, 1]) and ``test_bce`` (nats per pixel) on the noisy test set."""
+    columns = ["psnr", "ssim", "test_bce"]
+    rows = {n: run.iloc[-1][columns] for n, run in sorted(runs.items())}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns).astype(float)
+    frame.index.name = "epochs"
+    return frame
+
+
+def shortest_budget(runs: Mapping[int, pd.DataFrame], psnr: float) -> int | None:
+    """The fewest fine-tuning epochs among `runs` (`load_runs`) whose final mean PSNR reaches
+    `psnr` dB (e.g. `FROM_SCRATCH`'s), or None when no run does."""
+    ends = final_scores(runs)
+    enough = ends.index[ends["psnr"] >= psnr]
+    return int(enough.min()) if len(enough) else None
 
 
 @cli_errors

@@ -141,6 +141,20 @@ def misreadings(y_true: np.ndarray, y_read: np.ndarray) -> list[str]:
     ]
 
 
+def pixel_misreadings(
+    x_train: np.ndarray, y_train: np.ndarray, images: np.ndarray, y_true: np.ndarray, k: int = K
+) -> list[str]:
+    """How a k-NN classifier on the training images' *pixels* misreads `images` as kinds of
+    garment: `misreadings` of its predictions, e.g. ``["the coat as a shirt"]`` (``[]`` when it
+    reads every image as its true class).
+
+    `x_train`: (N_train, 28, 28[, 1]) or (N_train, 784) floats in [0, 1] with their (N_train,)
+    int labels `y_train`; `images`: (N, ...) of the same pixel layout (reconstructions, denoised
+    outputs) with their (N,) true labels `y_true`, in the order the sentence names them.
+    """
+    return misreadings(y_true, knn_predict(flatten(x_train), y_train, flatten(images), k))
+
+
 def confused_within(y_true: np.ndarray, y_pred: np.ndarray, group: Sequence[str]) -> float:
     """Of the misclassified images of the classes in `group` (names of `CLASS_NAMES`), the
     fraction in [0, 1] predicted as another class of the same group (NaN if none is wrong)."""

@@ -4,7 +4,7 @@
 `VARIANTS` (all of them by default) for N epochs (`SCREEN_EPOCHS` by default) on the full
 training set, caches it like every CAE, scores its latent plane and its reconstructions, and
 merges one row per variant and budget into ``report/variants.json`` (written after every
-variant, atomically). Exercise 1's appendix (notebook 05_cae_summary) shows the table at the
+variant, atomically). Exercise 1's appendix (notebook 05_cae_analyses) shows the table at the
 screening budget (`table`) and the scores of one variant against its budget (`curve`).
 Variants are cached under the report CAE's name. The screening ran Keras' batch-norm layer
 (``fused_batch_norm=False``); the report's CAE computes the same function with the fused kernel,
@@ -21,6 +21,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from deepvis.cae.config import CAEConfig
@@ -147,6 +148,19 @@ def curve(results: Results, name: str) -> pd.DataFrame:
     )
     frame.index.name = "epochs"
     return frame
+
+
+def doublings_to(curve: pd.DataFrame, start: int, target: float, column: str = "knn5") -> float:
+    """How many more doublings of the training budget, beyond the longest run of `curve`, would
+    bring `column` to `target`, if every doubling kept gaining what the doublings from `start`
+    epochs to the longest run gained on average (a straight line in log2 of the epochs).
+
+    `curve`: the frame of `curve` (indexed by epochs, ascending), with a row at `start` epochs.
+    Returns a float; negative when the longest run is past `target` already.
+    """
+    at, last = float(curve.loc[start, column]), float(curve[column].iloc[-1])
+    per_doubling = (last - at) / np.log2(curve.index[-1] / start)
+    return (target - last) / per_doubling
 
 
 def effects(results: Results) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from deepvis.errors import DeepvisError, one_line
 from deepvis.files import atomic_write_text
 from deepvis.page import myst
 from deepvis.quiet import open_log
+from deepvis.report.lab import missing_kernel_arguments
 
 KERNEL_NAME = "python3"
 #: Set in the kernel's environment on top of the project's defaults: stable hashing.
@@ -122,8 +123,9 @@ def execute_notebook(
     Markdown cells get the results of their ``{eval}`` expressions in their metadata (see the
     module's docstring); an expression that fails stops the run with a `DeepvisError` naming the
     notebook, the cell and the expression. Stdout lines are echoed to `echo` (e.g.
-    ``sys.stdout``), each after `prefix`, while the notebook runs. Output written by C libraries straight to the kernel process's stderr
-    (TensorFlow's C++ logging) stays out of the notebook and goes to the log file
+    ``sys.stdout``), each after `prefix`, while the notebook runs. Output written by C libraries
+    straight to the kernel process's stderr (TensorFlow's C++ logging) stays out of the notebook
+    and goes to the log file
     (`deepvis.quiet.open_log`, after a header naming the notebook). Raises `DeepvisError` in one
     line naming the notebook, the cell number (1-based, as in Jupyter's cell list) and the
     error; the cell's traceback goes to the log.
@@ -143,7 +145,7 @@ async def execute_notebook_async(
         timeout=None,
         kernel_name=KERNEL_NAME,
         record_timing=False,
-        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        extra_arguments=missing_kernel_arguments(),
         resources={"metadata": {"path": str(cwd)}},
     )
     with open_log(f"kernel of {shown(path)}") as log:
