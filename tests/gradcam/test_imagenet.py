@@ -224,6 +224,9 @@ def test_reference_probabilities_reproduce_in_pytorch():
 def test_lite0_layer_and_preprocessing(lite0):
     # block10_add: the last stride-16 map, the role and the grid of VGG-16's block5_conv3.
     assert lite0.model.get_layer(lite0.layer).output.shape[1:] == (14, 14, 112)
+    # top_activation, before global average pooling: the last conv activation, 7x7x1280
+    assert lite0.model.get_layer(lite0.last_conv).output.shape[1:] == (7, 7, 1280)
+    assert lite0.title == "EfficientNet-Lite0" and "(x − 127)/128" in lite0.preprocessing
     assert GradCAM(lite0.model, lite0.layer).grid == (14, 14)
     images = np.full((1, 224, 224, 3), 255, dtype=np.uint8)
     np.testing.assert_allclose(lite0.preprocess(images), 1.0)
@@ -343,6 +346,9 @@ def test_vgg16_from_a_weights_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPVIS_VGG16_WEIGHTS", str(path))
     net = models.load_model("auto")
     assert net.name == "vgg16" and net.layer == "block5_conv3" and net.input_size == 224
+    # the write-up's phrases: the assignment's layer is also the last conv activation
+    assert net.title == "VGG-16" and net.last_conv == net.layer
+    assert "`preprocess_input` of `keras.applications.vgg16`" in net.preprocessing
     assert net.model.layers[-1].activation is keras.activations.linear  # logits out
     for a, b in zip(saved.get_weights(), net.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -151,3 +151,20 @@ def test_quick_mode_allows_one_more_page_of_main_text(tmp_path, monkeypatch):
     assert not any("budget" in p for p in check.check_layout(pdf, html, "exercise1", []))
     monkeypatch.setenv("DEEPVIS_QUICK", "0")
     assert any("budget" in p for p in check.check_layout(pdf, html, "exercise1", []))
+
+
+@pytest.mark.skipif(not Path(check.CHROMIUM).exists(), reason="Debian's chromium not installed")
+def test_browser_check_wants_preformatted_blocks_filled_and_monospaced(tmp_path):
+    mono = _page(
+        tmp_path / "mono.html",
+        '<pre style="font-family: monospace">Layer (type)   Param #</pre>',
+    )
+    assert check.browser_check(mono, tmp_path / "mono.png") == []
+    bad = _page(
+        tmp_path / "bad.html",
+        '<pre style="font-family: serif">Layer (type)   Param #</pre><pre style="x: y"></pre>',
+    )
+    problems = check.browser_check(bad, tmp_path / "bad.png")
+    assert any("1 empty preformatted blocks" in p for p in problems)
+    assert any("1 preformatted blocks are set in a proportional font" in p for p in problems)
+    assert any("'Layer (type)   Param #'" in p for p in problems)

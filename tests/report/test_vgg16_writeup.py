@@ -1,11 +1,12 @@
 """Exercise 2's write-up with VGG-16 and the course's images: no deviations, the assignment's
-layer, grid and preprocessing named.
+layer, grid and preprocessing named, and a prompt for the student's own words wherever the
+notebooks describe the figures of the committed run (EfficientNet-Lite0, the stand-in images).
 
-Notebook 04 is executed in quick mode with a randomly initialised VGG-16 saved to disk
+Notebooks 04 and 07 are executed in quick mode with a randomly initialised VGG-16 saved to disk
 (``DEEPVIS_VGG16_WEIGHTS``; the full architecture, 138 M parameters: a 528 MB file in the
 test's temporary folder) and five synthetic images named gc1.jpg ... gc5.jpg
 (``DEEPVIS_GRADCAM_IMAGES``). Nothing is downloaded: the weights are on disk. VGG-16 on CPU
-makes this a few minutes on 2 cores, so it runs with ``DEEPVIS_SLOW_TESTS=1``.
+makes this minutes on 2 cores, so it runs with ``DEEPVIS_SLOW_TESTS=1``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from PIL import Image
 from deepvis.report.execute import execute_notebook
 from deepvis.report.writeup import TitleBlock, writeup
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_gradcam.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NAMES = ("04_gradcam.ipynb", "07_gradcam_analyses.ipynb")
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DEEPVIS_SLOW_TESTS") != "1", reason="minutes of VGG-16: DEEPVIS_SLOW_TESTS=1"
@@ -67,22 +69,33 @@ def executed(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        nb = execute_notebook(NOTEBOOK, cwd=NOTEBOOK.parent)
+        executed = [(name, execute_notebook(NOTEBOOKS / name, cwd=NOTEBOOKS)) for name in NAMES]
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return nb
+    return executed
 
 
-def test_vgg16_write_up_has_no_deviations_and_names_the_assignments_layer(executed):
-    doc = writeup("exercise2", [("04_gradcam.ipynb", executed)], TitleBlock())
+@pytest.mark.parametrize("key", ["exercise2", "report"])
+def test_vgg16_write_up_has_no_deviations_and_names_the_assignments_layer(executed, key):
+    doc = writeup(key, executed, TitleBlock())
     text = _shown_text(doc)
     assert "Deviations from the assignment" not in text
     assert "EfficientNet" not in text and "stand in" not in text
     assert "block5_conv3" in text and "14×14×512" in text
     assert "preprocess_input" in text and "keras.applications.vgg16" in text
     assert "gc1.jpg" in text and "[[" not in text
+    assert "](#fig-" not in text and "](#tab-" not in text and "Figure 1" in text
     assert nbformat.validate(doc) is None
+
+
+def test_descriptions_of_the_lite0_figures_become_prompts(executed):
+    """The deviations, what the maps show, the layer choice, the agreement with
+    pytorch-grad-cam and the EfficientNet-Lite0 conclusions: one prompt each."""
+    text = _shown_text(writeup("report", executed, TitleBlock()))
+    assert text.count("Your insights here") == 5
+    assert "Egyptian_cat" not in text and "pytorch-grad-cam 1.5.7" not in text
+    assert "Checks of the maps" in text and "Conclusions" in text  # the rest is this run's

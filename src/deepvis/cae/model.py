@@ -235,9 +235,16 @@ def layer_shapes(cae: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
 
 def summary_text(model: keras.Model, line_length: int = 80) -> str:
     """Keras' ``model.summary()`` as a string, `line_length` wide, without the rules between
-    its rows (half the lines, the same table)."""
+    its rows (half the lines, the same table).
+
+    Keras draws the summary with rich, whose console, inside a notebook, also displays an empty
+    HTML block of its own: that display is swallowed here (IPython's `capture_output`), so the
+    notebook and the write-ups show the table once and no empty block."""
+    from IPython.utils.capture import capture_output
+
     lines: list[str] = []
-    model.summary(line_length=line_length, print_fn=lambda line, **_: lines.append(line))
+    with capture_output(stdout=False, stderr=False, display=True):
+        model.summary(line_length=line_length, print_fn=lambda line, **_: lines.append(line))
     rows = "\n".join(lines).splitlines()
     return "\n".join(row for row in rows if not row.startswith("├"))
 

@@ -10,7 +10,10 @@
 - `checks`: the randomisation sanity check and the deletion (faithfulness) test;
 - `plots`: the figures; `cli`: ``python -m deepvis.gradcam IMG ...``;
 - `imagenet`: the ImageNet classifiers (VGG-16, or EfficientNet-Lite0 offline) and class names;
-- `testimages`: the five test images gc1..gc5.
+- `testimages`: the five test images gc1..gc5;
+- `experiment`: where the notebooks start (the network, the images, their top-3 maps, the
+  cache of the analyses); `findings`: what the analyses found, as the prose of notebook 07
+  cites it.
 
 The main names are importable from here, as in pytorch-grad-cam
 (``from deepvis.gradcam import GradCAM, load_model, load_image``). They, and the modules above,

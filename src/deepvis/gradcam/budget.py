@@ -1,4 +1,4 @@
-"""How much of each expensive step notebook 04 runs: the full report, or quick mode.
+"""How much of each expensive step notebook 07 runs: the full report, or quick mode.
 
 Quick mode (`deepvis.config.quick_mode`, the one switch) scales every step whose cost grows
 with images, perturbation steps, random draws or randomisation steps, and leaves Score-CAM
@@ -14,7 +14,7 @@ from deepvis.config import quick_mode
 
 @dataclass(frozen=True)
 class Budget:
-    """The sizes of notebook 04's expensive steps.
+    """The sizes of notebook 07's expensive steps.
 
     ``layer_images``: images of the layer comparison; ``deletion_steps``: fractions of each
     deletion/insertion curve (``steps`` of `deepvis.gradcam.evaluation.deletion_insertion`);

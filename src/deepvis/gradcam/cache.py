@@ -1,9 +1,9 @@
 """The cache of Exercise 2's expensive results (CAM maps, the evaluation, the sanity checks).
 
 A `deepvis.cache.ResultCache` in ``data/cache/gradcam/``, keyed with the source of
-`CODE_MODULES`: notebook 04 keys each result by the model's weights (`model_digest`), the layer,
-the images' bytes, the method and settings, so a rerun after a prose edit loads the results
-instead of recomputing them.
+`CODE_MODULES`: notebook 07 keys each result by the model's weights (`model_digest`), the layer,
+the images' bytes, the method and settings (`deepvis.gradcam.experiment.Experiment.remember`),
+so a rerun after a prose edit loads the results instead of recomputing them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Exercise 2's settings, checked in one go before anything runs.
 
-`validate_settings` reads the environment variables that change what notebook 04 does and
+`validate_settings` reads the environment variables that change what notebooks 04 and 07 do and
 raises a one-line `DeepvisError` for the first bad one, without loading a model or an image:
 
 * ``DEEPVIS_GRADCAM_MODEL``: one of `deepvis.gradcam.imagenet.MODEL_NAMES`;

@@ -42,8 +42,8 @@ DEEPVIS_KEY = "deepvis"
 REFERENCE = re.compile(r"\[[^\]\n]*\]\(#(fig|tab)-([A-Za-z0-9_.-]+)\)")
 #: What the write-ups show instead of a description written for another run's figures.
 PROMPT = (
-    "> **Your insights here.** The description kept in the notebook was written for a run "
-    "with {expected}; this run has {actual}. Write here what the figures above show for this run."
+    "> **Your insights here.** The description of these figures was written for a run with "
+    "{expected}; this run has {actual}. Write here what the figures above show for this run."
 )
 
 

@@ -281,11 +281,34 @@ def _page_number(png: Path) -> int:
     return int(png.stem.rsplit("-", 1)[1])
 
 
+#: For every ``<pre>`` of a page: its first text, its computed font and whether that font is
+#: monospaced (the widths of "iiii" and "MMMM" set in it agree).
+_PRE_FONTS = """
+[...document.querySelectorAll('pre')].map(pre => {
+  const probe = s => {
+    const span = document.createElement('span');
+    span.style.font = getComputedStyle(pre).font;
+    span.style.whiteSpace = 'pre';
+    span.textContent = s;
+    pre.appendChild(span);
+    const width = span.getBoundingClientRect().width;
+    span.remove();
+    return width;
+  };
+  const text = pre.textContent.trim().slice(0, 40);
+  return {text, font: getComputedStyle(pre).fontFamily,
+          monospace: Math.abs(probe('iiii') - probe('MMMM')) < 0.5};
+})
+"""
+
+
 def browser_check(page_path: Path, screenshot: Path) -> list[str]:
     """Open `page_path` in headless Chromium with every request outside the file blocked.
 
     Problems: any request made to something other than the file itself or a ``data:`` URL,
-    TeX source left in the rendered text, or an empty ``<math>`` element (broken MathML).
+    TeX source left in the rendered text, an empty ``<math>`` element (broken MathML), an
+    empty ``<pre>`` block, or a ``<pre>`` block (a model summary, a code listing) whose
+    computed font is not monospaced: "iiii" and "MMMM" set in it must be equally wide.
     Saves a PNG of the first screen to `screenshot` and, when the page has displayed formulas,
     one at the first of them (``<stem>-math.png``).
     """
@@ -316,6 +339,7 @@ def browser_check(page_path: Path, screenshot: Path) -> list[str]:
             empty = page.evaluate(
                 "[...document.querySelectorAll('math')].filter(m => !m.textContent.trim()).length"
             )
+            blocks = page.evaluate(_PRE_FONTS)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot))
             formulas = page.locator('math[display="block"]')
@@ -325,6 +349,13 @@ def browser_check(page_path: Path, screenshot: Path) -> list[str]:
         finally:
             browser.close()
     problems = [f"{shown(page_path)} requested {u}" for u in outside]
+    if blank := sum(1 for b in blocks if not b["text"]):
+        problems.append(f"{shown(page_path)} has {blank} empty preformatted blocks")
+    if proportional := [b for b in blocks if b["text"] and not b["monospace"]]:
+        problems.append(
+            f"{shown(page_path)}: {len(proportional)} preformatted blocks are set in a "
+            f"proportional font ({proportional[0]['font']}), e.g. {proportional[0]['text']!r}"
+        )
     if empty:
         problems.append(f"{shown(page_path)} has {empty} empty formulas (broken MathML)")
     if tex := _TEX_LEFT.search(text):

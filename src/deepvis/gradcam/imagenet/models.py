@@ -23,7 +23,12 @@ import numpy as np
 
 from deepvis.errors import DeepvisError
 from deepvis.gradcam.imagenet.classes import keras_cache_models_dir
-from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER, build_efficientnet_lite0, preprocess_lite0
+from deepvis.gradcam.imagenet.lite0 import (
+    LITE0_LAYER,
+    LITE0_TOP,
+    build_efficientnet_lite0,
+    preprocess_lite0,
+)
 from deepvis.gradcam.imagenet.wheels import WHEELS
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
@@ -48,8 +53,12 @@ class ImageNetModel:
     """A trained ImageNet classifier ready for Grad-CAM.
 
     ``model`` maps (N, size, size, 3) preprocessed float32 to (N, 1000) logits (no softmax);
-    ``layer`` names its last conv activation; ``preprocess`` maps RGB in [0, 255] of shape
+    ``layer`` names the layer Grad-CAM explains; ``preprocess`` maps RGB in [0, 255] of shape
     (N, size, size, 3) to the network's input without touching its argument.
+
+    The write-ups name the network and its parts with the short phrases ``title`` ("VGG-16"),
+    ``preprocessing`` (what ``preprocess`` does), ``layer_role`` (what ``layer`` is in the
+    network); ``last_conv`` names its last convolutional activation (VGG-16: ``layer`` itself).
     """
 
     name: str
@@ -60,6 +69,14 @@ class ImageNetModel:
     description: str
     #: Why VGG-16 was not used, as a clause ("its ImageNet weights ..."); "" for VGG-16.
     fallback: str = ""
+    #: The network's name in prose: "VGG-16", "EfficientNet-Lite0".
+    title: str = ""
+    #: What ``preprocess`` does, as a phrase of the write-up's Step 1.
+    preprocessing: str = ""
+    #: What ``layer`` is in the network, as a phrase ("the assignment's last convolutional layer").
+    layer_role: str = ""
+    #: The last convolutional activation (before the classifier's pooling or flattening).
+    last_conv: str = ""
 
     def prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Uint8 RGB images (H_i, W_i, 3) of any sizes -> network batch (N, size, size, 3) float32.
@@ -167,6 +184,13 @@ def _load_vgg16(download: bool = True) -> ImageNetModel:
         input_size=224,
         preprocess=preprocess_vgg16,
         description="VGG-16 with its ImageNet weights (the assignment's model)",
+        title="VGG-16",
+        preprocessing=(
+            "Keras' `preprocess_input` of `keras.applications.vgg16`: RGB to BGR, ImageNet "
+            "channel means subtracted"
+        ),
+        layer_role="the assignment's last convolutional layer",
+        last_conv=VGG16_LAYER,
     )
 
 
@@ -183,6 +207,10 @@ def _load_lite0(fallback: str = "") -> ImageNetModel:
             f"{wheel.requirement} (converted to Keras without PyTorch)"
         ),
         fallback=fallback,
+        title="EfficientNet-Lite0",
+        preprocessing="pixel values mapped to (x − 127)/128, as the network was trained",
+        layer_role="the last stride-16 map of EfficientNet-Lite0",
+        last_conv=LITE0_TOP,
     )
 
 
