@@ -24,7 +24,7 @@ ifdef GRADCAM_IMAGES
 export DEEPVIS_GRADCAM_IMAGES := $(GRADCAM_IMAGES)
 endif
 
-.PHONY: setup apt data test report train lab bench variants finetune lint clean-quick
+.PHONY: setup apt data test report train lab bench variants finetune seeds lint clean-quick
 
 # The packages install with uv (pinned in requirements-setup.txt; from PyPI, the same versions
 # as pip resolves, in well under pip's time); pip installs them if uv cannot (uv reads no pip
@@ -94,6 +94,11 @@ variants: data
 # The screen of the denoising CAE's fine-tuning budgets (report/finetune.json, technical report).
 finetune: data
 	$(PY) -m deepvis.quiet deepvis.cae.finetune
+
+# The report's CAE and denoising CAE trained with seeds 0, 1 and 2 (report/seeds.json): the
+# spread the write-ups compare differences with. Outside `make report`: about 15 min a seed.
+seeds: data
+	$(PY) -m deepvis.quiet deepvis.cae.seeds
 
 lint: setup
 	$(VENV)/bin/ruff check src tests notebooks

@@ -60,8 +60,10 @@ OUT_DIR = Path("build") / "labcheck"
 SERVER_OPTIONS = ("--no-browser", "--port=0", "--ip=127.0.0.1", "--expose-app-in-browser")
 #: User settings of the server: no "Would you like to get notified about official Jupyter
 #: news?" toast over the screenshots, no update checks; every cell in the page (no windowing:
-#: the checks read them all) and no empty space after the last (the screenshot's height).
+#: the checks read them all) and no empty space after the last (the screenshot's height); no
+#: autosave, so that the check leaves the notebooks on disk as they were.
 USER_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,

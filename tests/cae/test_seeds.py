@@ -1,0 +1,42 @@
+"""``make seeds``: the spread over seeds and the merged results file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deepvis.cae import seeds
+from deepvis.errors import DeepvisError
+
+
+def _scores(value: float) -> dict[str, float]:
+    return {metric: value for metric in seeds.METRICS} | {"cpu": "test CPU"}
+
+
+def test_spread_is_mean_sample_std_min_and_max_per_metric():
+    spread = seeds.spread({"0": _scores(1.0), "1": _scores(2.0), "2": _scores(6.0)})
+    # mean 3, deviations -2, -1, 3: sum of squares 14 over n - 1 = 2, std sqrt(7)
+    assert spread["dcae.psnr"] == pytest.approx(
+        {"mean": 3.0, "std": 7**0.5, "min": 1.0, "max": 6.0}
+    )
+    assert set(spread) == set(seeds.METRICS)
+    assert seeds.spread({"0": _scores(0.5)})["cae.test_bce"]["std"] == 0.0
+
+
+def test_run_merges_each_seed_into_the_file_as_it_finishes(tmp_path, monkeypatch):
+    path = tmp_path / "seeds.json"
+    monkeypatch.setattr(seeds, "score_seed", lambda seed, data: _scores(float(seed)))
+    monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: None)
+    seeds.run([2, 0], path)
+    seeds.run([1], path)  # a later run adds to the earlier seeds
+    content = json.loads(path.read_text())
+    assert content["split"] == "test"
+    assert list(content["seeds"]) == ["0", "1", "2"]
+    assert content["spread"]["latent.cae.knn5"]["mean"] == 1.0
+    assert seeds.load(path) == content
+
+
+def test_a_missing_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(DeepvisError, match="run `make seeds`"):
+        seeds.load(tmp_path / "seeds.json")
