@@ -12,10 +12,11 @@ score the report's models, and writes ``report/seeds.json`` (atomically, after e
 - ``dcae.psnr`` (dB) and ``dcae.ssim``: the denoising CAE on the seeded noisy test set.
 
 The seed sets the initial weights, the order of the batches and the training noise; the noisy
-*test* set is the same for every seed, the report's (`noise.noisy_test_set` of seed 0). Seed 0 is the report's own
-pair. `spread` summarises the seeds per metric (mean, sample standard deviation, min, max), so
-that the write-ups can tell an effect from seed-to-seed noise. Training is long (about 15
-minutes a seed on 2 cores), hence outside ``make report``, like the screens.
+*test* set is the same for every seed, the report's (`noise.noisy_test_set` of seed 0). Seed 0
+is the report's own pair. `spread` summarises the seeds per metric (mean, sample standard
+deviation, min, max), so that the write-ups can tell an effect from seed-to-seed noise.
+Training is long (about 15 minutes a seed on 2 cores), hence outside ``make report``, like the
+screens.
 """
 
 from __future__ import annotations
