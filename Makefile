@@ -24,7 +24,7 @@ ifdef GRADCAM_IMAGES
 export DEEPVIS_GRADCAM_IMAGES := $(GRADCAM_IMAGES)
 endif
 
-.PHONY: setup apt data test report train lab bench variants finetune seeds lint clean-quick
+.PHONY: setup apt data test report train lab bench variants protocol finetune seeds lint clean-quick
 
 # The packages install with uv (pinned in requirements-setup.txt; from PyPI, the same versions
 # as pip resolves, in well under pip's time); pip installs them if uv cannot (uv reads no pip
@@ -90,6 +90,12 @@ train: data
 # The screening of CAE variants that Exercise 1's appendix reports (report/variants.json).
 variants: data
 	$(PY) -m deepvis.cae.variants
+
+# The CAE, PCA, t-SNE (openTSNE) and UMAP fitted on the training images and scored on the test
+# images by one protocol (report/latent_protocol.json, technical report). Outside `make report`:
+# t-SNE and UMAP on 60,000 images take minutes.
+protocol: data
+	$(PY) -m deepvis.quiet deepvis.cae.protocol
 
 # The screen of the denoising CAE's fine-tuning budgets (report/finetune.json, technical report).
 finetune: data

@@ -53,15 +53,6 @@ def test_unknown_precision_is_refused_with_the_choices():
         CAEConfig(precision="fp8")
 
 
-def test_quick_mode_shrinks_the_tsne_sample(monkeypatch):
-    from deepvis.cae.config import QUICK_TSNE_SAMPLE, TSNE_SAMPLE, tsne_sample
-
-    monkeypatch.delenv("DEEPVIS_QUICK", raising=False)
-    assert tsne_sample() == TSNE_SAMPLE
-    monkeypatch.setenv("DEEPVIS_QUICK", "1")
-    assert tsne_sample() == QUICK_TSNE_SAMPLE < TSNE_SAMPLE
-
-
 def test_quick_mode_analyses_the_first_images_of_each_split(monkeypatch):
     x_train, y_train = np.arange(8000)[:, None] * 1.0, np.arange(8000) % 10
     x_test, y_test = np.arange(3000)[:, None] * 1.0, np.arange(3000) % 10

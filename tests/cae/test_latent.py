@@ -222,16 +222,31 @@ def test_decoder_manifold_grid_orientation():
     np.testing.assert_allclose(m.images[2, :, 0, 0], m.code1, atol=1e-6)
 
 
-def test_tsne_reference_on_separated_pixel_clusters():
+def test_code_scores_agree_with_scikit_learn_and_embedding_scores():
+    from sklearn.manifold import trustworthiness as sk_trustworthiness
+    from sklearn.metrics import silhouette_score
+
+    (x_train, y_train), (x_test, y_test) = known.known_split()
+    first = known.FirstPixels()
     rng = np.random.default_rng(0)
-    y = np.arange(120) % 3
-    x = np.zeros((120, 28, 28, 1), dtype=np.float32)
-    for c in range(3):  # each class lights its own block of pixels
-        x[y == c, 9 * c : 9 * c + 9] = 1.0
-    x += rng.uniform(0, 0.05, x.shape).astype(np.float32)
-    scores = latent.tsne_scores(x, y, n=100)
-    assert scores["knn5"] == 1.0 and scores["silhouette"] > 0.5
-    assert scores["trustworthiness"] > 0.9 and "test_bce" not in scores
+    test_codes = first.transform(flatten(x_test)) + rng.normal(0, 0.05, (len(x_test), 2))
+    train_codes = first.transform(flatten(x_train))
+    scores = latent.code_scores(train_codes, y_train, test_codes, x_test, y_test, trust_sample=25)
+    idx = latent.sample_indices(len(x_test), 25, seed=0)
+    assert scores["trustworthiness"] == pytest.approx(
+        sk_trustworthiness(flatten(x_test)[idx], test_codes[idx], n_neighbors=5)
+    )
+    assert scores["trustworthiness_all"] == pytest.approx(
+        sk_trustworthiness(flatten(x_test), test_codes, n_neighbors=5)
+    )
+    assert scores["silhouette"] == pytest.approx(silhouette_score(test_codes, y_test))
+    assert scores["knn5"] == latent.knn_accuracy(train_codes, y_train, test_codes, y_test)
+    # embedding_scores is code_scores of the embedding's codes, plus the reconstruction BCE.
+    full = latent.embedding_scores(first, x_train, y_train, x_test, y_test)
+    codes = latent.code_scores(
+        latent.embed(first, x_train), y_train, latent.embed(first, x_test), x_test, y_test
+    )
+    assert full == codes | {"test_bce": full["test_bce"]} and set(full) == {*codes, "test_bce"}
 
 
 def test_pixel_misreadings_read_images_by_their_nearest_training_pixels():

@@ -40,3 +40,20 @@ def test_run_merges_each_seed_into_the_file_as_it_finishes(tmp_path, monkeypatch
 def test_a_missing_file_says_how_to_make_it(tmp_path):
     with pytest.raises(DeepvisError, match="run `make seeds`"):
         seeds.load(tmp_path / "seeds.json")
+
+
+def test_table_shows_seed_zero_and_the_spread_in_each_metrics_format():
+    per_seed = {"0": _scores(0.5), "1": _scores(0.25), "2": _scores(0.75)}
+    content = {"seeds": per_seed, "spread": seeds.spread(per_seed)}
+    shown = seeds.table(content)
+    assert list(shown.index) == [label for label, _ in seeds.LABELS.values()]
+    assert shown.loc["denoising CAE PSNR (dB)"].to_dict() == {
+        "seed 0": "0.50", "mean": "0.50", "std": "0.25", "range": "0.25 to 0.75"
+    }
+    assert shown.loc["CAE test BCE per pixel", "std"] == "0.2500"
+
+
+def test_there_is_no_quick_mode(monkeypatch, capsys):
+    monkeypatch.setenv("DEEPVIS_QUICK", "1")
+    assert seeds.main([]) == 2
+    assert "has no quick mode" in capsys.readouterr().err

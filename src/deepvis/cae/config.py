@@ -100,15 +100,6 @@ def analysis_data(
     return (x_train[:n], y_train[:n]), (x_test[:m], y_test[:m])
 
 
-#: Images in the t-SNE yardstick of Step 4 (technical report): a full run, and quick mode.
-TSNE_SAMPLE, QUICK_TSNE_SAMPLE = 2000, 300
-
-
-def tsne_sample() -> int:
-    """How many test images the t-SNE yardstick embeds in the current mode."""
-    return QUICK_TSNE_SAMPLE if quick_mode() else TSNE_SAMPLE
-
-
 def cae_config(**overrides) -> CAEConfig:
     """The project's CAE configuration for the current mode, with `overrides` applied.
 

@@ -29,10 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 from sklearn.metrics import accuracy_score, recall_score, silhouette_score
-from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from deepvis.cae.quality import bce, predict, reconstruct
@@ -185,6 +183,37 @@ def trustworthiness(
     return float(sk_trustworthiness(flatten(x)[idx], codes[idx], n_neighbors=k))
 
 
+def code_scores(
+    train_codes: np.ndarray,
+    y_train: np.ndarray,
+    test_codes: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    trust_sample: int = TRUST_SAMPLE,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The metrics of any 2-D embedding, from its codes: the one scoring of every embedding
+    (`embedding_scores` for the CAE and PCA, `deepvis.cae.protocol` for t-SNE and UMAP too).
+
+    `train_codes`: (N_train, d) codes of the training images, with their (N_train,) int labels
+    `y_train`; `test_codes`: (N_test, d) codes of the test images `x_test` (N_test, 28, 28[, 1])
+    or (N_test, 784), floats in [0, 1], with their (N_test,) labels `y_test`.
+
+    Returns floats: ``knn5`` (a 5-NN classifier fitted on the training codes, accuracy on the
+    test codes, in [0, 1]), ``silhouette`` (all test codes, by class, in [-1, 1]),
+    ``trustworthiness`` (k = 5, on the seeded sample of `trust_sample` test images) and
+    ``trustworthiness_all`` (on all of them, the protocol of the Parametric UMAP paper's
+    tables), both in [0, 1] and against the test images' pixels.
+    """
+    return {
+        "knn5": knn_accuracy(train_codes, y_train, test_codes, y_test),
+        "silhouette": silhouette(test_codes, y_test),
+        "trustworthiness": trustworthiness(x_test, test_codes, n=trust_sample, seed=seed),
+        "trustworthiness_all": trustworthiness(x_test, test_codes, n=len(x_test)),
+    }
+
+
 def embedding_scores(
     embedding: Embedding,
     x_train: np.ndarray,
@@ -195,43 +224,24 @@ def embedding_scores(
     trust_sample: int = TRUST_SAMPLE,
     seed: int = 0,
 ) -> dict[str, float]:
-    """All metrics of one embedding: ``knn5``, ``silhouette``, ``trustworthiness`` (on the
-    seeded sample of `trust_sample` test images), ``trustworthiness_all`` (on all of them, the
-    protocol of the Parametric UMAP paper's tables) and ``test_bce``.
+    """All metrics of one embedding with an encoder and a decoder: those of `code_scores`
+    (``knn5``, ``silhouette``, ``trustworthiness``, ``trustworthiness_all``) and ``test_bce``.
 
     `x_train` (N_train, 28, 28, 1) and `x_test` (N_test, 28, 28, 1) are images in [0, 1] with
     their (N,) labels; the 5-NN classifier is fitted on the training codes, every other metric
     is computed on the test images, the BCE on their reconstruction (`quality.reconstruct`).
     """
     test_codes = embed(embedding, x_test)
-    return {
-        "knn5": knn_accuracy(embed(embedding, x_train), y_train, test_codes, y_test),
-        "silhouette": silhouette(test_codes, y_test),
-        "trustworthiness": trustworthiness(x_test, test_codes, n=trust_sample, seed=seed),
-        "trustworthiness_all": trustworthiness(x_test, test_codes, n=len(x_test)),
-        "test_bce": bce(x_test, reconstruct(embedding, x_test)),
-    }
-
-
-def tsne_scores(x: np.ndarray, y: np.ndarray, n: int = 3000, seed: int = 0) -> dict[str, float]:
-    """t-SNE as an upper reference: the metrics of `embedding_scores` on a seeded sample of `n`.
-
-    `x`: (N, 28, 28[, 1]) images in [0, 1]; `y`: (N,) labels. t-SNE has no out-of-sample
-    transform, so its 5-NN accuracy is 5-fold cross-validated *within* the sample (codes of all
-    sample points computed together), trustworthiness and silhouette use the whole sample, and
-    there is no reconstruction (no ``test_bce``). Pixels are reduced to 50 PCA components
-    first, the usual t-SNE preprocessing.
-    """
-    idx = sample_indices(len(x), n, seed)
-    pixels, labels = flatten(x)[idx], y[idx]
-    reduced = PCA(n_components=50, random_state=seed).fit_transform(pixels)
-    codes = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(reduced)
-    knn = cross_val_score(KNeighborsClassifier(n_neighbors=K), codes, labels, cv=5)
-    return {
-        "knn5": float(knn.mean()),
-        "silhouette": silhouette(codes, labels),
-        "trustworthiness": float(sk_trustworthiness(pixels, codes, n_neighbors=K)),
-    }
+    scores = code_scores(
+        embed(embedding, x_train),
+        y_train,
+        test_codes,
+        x_test,
+        y_test,
+        trust_sample=trust_sample,
+        seed=seed,
+    )
+    return scores | {"test_bce": bce(x_test, reconstruct(embedding, x_test))}
 
 
 def comparison_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:

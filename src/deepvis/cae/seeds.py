@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from deepvis.cae.config import cae_config, denoising_config
 from deepvis.config import paths, quick_mode
@@ -48,8 +49,9 @@ METRICS = (
 
 
 def results_path() -> Path:
-    """``report/seeds.json`` of the current mode (quick mode: under ``build/quick/``)."""
-    return paths().report / "seeds.json"
+    """``report/seeds.json`` of the full run (the seeds have no quick mode: a quick run's
+    write-ups show the committed spread, like the screens)."""
+    return paths().root / "report" / "seeds.json"
 
 
 def score_seed(seed: int, data) -> dict[str, float | str]:  # noqa: ANN001 (load_fashion_mnist's)
@@ -132,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("seeds", nargs="*", type=int, default=list(SEEDS), help="seeds to run")
     args = parser.parse_args(argv)
     if quick_mode():
-        print("quick mode: tiny models, written under build/quick/", file=sys.stderr)
+        raise DeepvisError("make seeds trains the full models and has no quick mode; unset "
+                           "DEEPVIS_QUICK (or QUICK)")
     content = run(args.seeds)
     for metric, s in content["spread"].items():
         print(f"{metric}: {s['mean']:.4f} ± {s['std']:.4f} ({s['min']:.4f} to {s['max']:.4f})")
@@ -141,3 +144,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+#: How the write-ups name each metric, with its format.
+LABELS = {
+    "cae.test_bce": ("CAE test BCE per pixel", ".4f"),
+    "latent.cae.knn5": ("5-NN accuracy of the codes", ".3f"),
+    "latent.cae.trustworthiness": ("trustworthiness, 2,000-image sample", ".4f"),
+    "latent.cae.trustworthiness_all": ("trustworthiness, all test images", ".4f"),
+    "dcae.psnr": ("denoising CAE PSNR (dB)", ".2f"),
+    "dcae.ssim": ("denoising CAE SSIM", ".3f"),
+}
+
+
+def table(content: Mapping) -> pd.DataFrame:
+    """One row per metric (`LABELS`'s names): the report's models (seed 0), then the mean,
+    standard deviation, min and max over the seeds of `content` (``report/seeds.json``), each
+    as text in the metric's format."""
+    rows = {}
+    for metric, (label, fmt) in LABELS.items():
+        s = content["spread"][metric]
+        rows[label] = {
+            "seed 0": format(content["seeds"]["0"][metric], fmt),
+            "mean": format(s["mean"], fmt),
+            "std": format(s["std"], fmt),
+            "range": f"{s['min']:{fmt}} to {s['max']:{fmt}}",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
