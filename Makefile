@@ -97,9 +97,11 @@ variants: data
 protocol: data
 	$(PY) -m deepvis.quiet deepvis.cae.protocol
 
-# The screen of the denoising CAE's fine-tuning budgets (report/finetune.json, technical report).
+# The screen of the denoising CAE's fine-tuning budgets (report/finetune.json) and the same network
+# trained from scratch (report/dcae_from_scratch.json): the technical report and Step 3.
 finetune: data
 	$(PY) -m deepvis.quiet deepvis.cae.finetune
+	$(PY) -m deepvis.quiet deepvis.cae.finetune --from-scratch
 
 # The report's CAE and denoising CAE trained with seeds 0, 1 and 2 (report/seeds.json): the
 # spread the write-ups compare differences with. Outside `make report`: about 15 min a seed.

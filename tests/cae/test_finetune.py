@@ -93,3 +93,13 @@ def test_shortest_budget_reaching_a_psnr():
     assert finetune.shortest_budget(runs, 15.5) == 4
     assert finetune.shortest_budget(runs, 15.7) is None
     assert finetune.shortest_budget({}, 15.0) is None
+
+
+def test_the_from_scratch_scores_say_how_to_make_them_when_missing(tmp_path):
+    from deepvis.cae import finetune
+    from deepvis.errors import DeepvisError
+
+    with pytest.raises(DeepvisError, match="--from-scratch"):
+        finetune.from_scratch(tmp_path / "dcae_from_scratch.json")
+    (tmp_path / "s.json").write_text('{"epochs": 16, "psnr": 15.7}')
+    assert finetune.from_scratch(tmp_path / "s.json") == {"epochs": 16, "psnr": 15.7}

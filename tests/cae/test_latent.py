@@ -261,3 +261,44 @@ def test_pixel_misreadings_read_images_by_their_nearest_training_pixels():
         "the coat as a shirt"
     ]
     assert latent.pixel_misreadings(x_train, y_train, images, np.array([shirt, coat])) == []
+
+
+def test_pca_axes_name_each_components_share_of_the_variance():
+    from sklearn.decomposition import PCA
+
+    from deepvis.cae.latent import pca_axes
+
+    rng = np.random.default_rng(0)
+    # Independent columns with variances 9, 1 and 0.01: shares about 0.899, 0.100, 0.001.
+    x = rng.standard_normal((20000, 3)) * np.array([3.0, 1.0, 0.1])
+    pca = PCA(n_components=2).fit(x)
+    first, second = pca_axes(pca)
+    assert first == f"component 1 ({pca.explained_variance_ratio_[0]:.1%} of the variance)"
+    assert first.startswith("component 1 (89.") or first.startswith("component 1 (90.")
+    assert second in ("component 2 (9.9%)", "component 2 (10.0%)")
+
+
+def test_axis_correlations_find_what_each_dimension_follows():
+    from deepvis.cae.latent import axis_correlations
+
+    rng = np.random.default_rng(0)
+    widths = rng.integers(4, 25, 200)
+    heights = rng.integers(4, 25, 200)
+    x = np.zeros((200, 28, 28))
+    for i, (w, h) in enumerate(zip(widths, heights, strict=True)):
+        x[i, :h, :w] = 1.0  # a bright rectangle w columns wide and h rows high
+    codes = np.stack([widths, -heights], axis=1).astype(float)
+    r = axis_correlations(codes, x)
+    assert r.loc["dimension 1", "width"] == pytest.approx(1.0)
+    assert r.loc["dimension 2", "height"] == pytest.approx(-1.0)
+    assert abs(r.loc["dimension 1", "height"]) < 0.2  # independent draws
+
+
+def test_class_spread_is_the_interquartile_range_per_class_and_dimension():
+    from deepvis.cae.latent import CLASS_NAMES, class_spread
+
+    codes = np.array([[0, 0], [1, 10], [2, 20], [3, 30], [4, 40], [0, 0], [0, 0], [0, 0]], float)
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    spread = class_spread(codes, labels)
+    assert spread.loc[CLASS_NAMES[0]].tolist() == [2.0, 20.0]  # 75th minus 25th percentile
+    assert spread.loc[CLASS_NAMES[1]].tolist() == [0.0, 0.0]

@@ -90,6 +90,45 @@ def fit_pca(x_train: np.ndarray, n_components: int = 2, seed: int = 0) -> PCA:
     return PCA(n_components=n_components, random_state=seed).fit(flatten(x_train))
 
 
+def pca_axes(pca: PCA) -> tuple[str, ...]:
+    """Axis labels of a fitted `pca`'s components with the share of the variance each explains:
+    ``("component 1 (29.1% of the variance)", "component 2 (17.7%)")``."""
+    shares = pca.explained_variance_ratio_
+    first = f"component 1 ({shares[0]:.1%} of the variance)"
+    return (first, *(f"component {i} ({s:.1%})" for i, s in enumerate(shares[1:], start=2)))
+
+
+def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.DataFrame:
+    """What each axis of a 2-D embedding follows: the Pearson correlation of each code dimension
+    of `codes` (N, 2) with three measures of the images `x` (N, 28, 28[, 1]) in [0, 1]: their
+    mean ``brightness``, their ``width`` and ``height`` (the number of pixel columns and rows
+    holding a pixel above `ink`). Rows ``dimension 1``, ``dimension 2``; values in [-1, 1]."""
+    images = np.asarray(x).reshape(len(x), 28, 28)
+    marked = images > ink
+    measures = {
+        "brightness": images.mean(axis=(1, 2)),
+        "width": marked.any(axis=1).sum(axis=1),
+        "height": marked.any(axis=2).sum(axis=1),
+    }
+    return pd.DataFrame(
+        {
+            name: [np.corrcoef(codes[:, d], values)[0, 1] for d in range(codes.shape[1])]
+            for name, values in measures.items()
+        },
+        index=[f"dimension {d + 1}" for d in range(codes.shape[1])],
+    )
+
+
+def class_spread(codes: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """The interquartile range of each class's (N, 2) `codes` along each dimension: rows are
+    the class names (`CLASS_NAMES`), columns ``dimension 1``, ``dimension 2`` (code units)."""
+    rows = {
+        CLASS_NAMES[k]: np.subtract(*np.percentile(codes[labels == k], [75, 25], axis=0))
+        for k in np.unique(labels)
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["dimension 1", "dimension 2"])
+
+
 def embed(embedding: Embedding, x: np.ndarray) -> np.ndarray:
     """Codes of images (N, 28, 28[, 1]) or (N, 784) under `embedding`: float32 (N, d)."""
     return np.asarray(embedding.transform(flatten(x)), dtype=np.float32)

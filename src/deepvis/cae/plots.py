@@ -328,21 +328,25 @@ def latent_panels(
     labels: np.ndarray,
     title: str = "",
     axis_labels: Sequence[str] = EMBEDDING_AXES,
+    panel_axes: Mapping[str, Sequence[str]] | None = None,
 ) -> Figure:
     """Embeddings side by side (e.g. CAE | PCA) of the same images: same colours and axis labels.
 
     `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
-    `labels`: their (N,) class labels. One shared class legend under the panels.
+    `labels`: their (N,) class labels. One shared class legend under the panels. `panel_axes`:
+    panel title -> its own (x, y) axis labels (e.g. what each principal component explains),
+    instead of `axis_labels`.
     """
+    panel_axes = panel_axes or {}
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 4.0),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.6),
         squeeze=False,
         layout="constrained",
     )
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
-        _class_scatter(ax, codes, labels, axis_labels)
+        _class_scatter(ax, codes, labels, panel_axes.get(name, axis_labels))
         ax.set_title(name, fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
