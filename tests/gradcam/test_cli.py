@@ -53,7 +53,7 @@ def test_all_good_images_exit_0_with_figures_and_json(cli, images, tmp_path, cap
         "ramp_gradcam.png",
     ]
     record = json.loads((out / "ramp.json").read_text())
-    assert record["model"] == "efficientnet-lite0" and record["layer"] == "block10_add"
+    assert record["model"] == "efficientnet-lite0" and record["layer"] == "top_activation"
     assert record["size"] == [120, 80]
     assert [r["rank"] for r in record["top"]] == [1, 2]
     assert record["top"][0]["probability"] >= record["top"][1]["probability"]
@@ -116,6 +116,8 @@ def test_module_help_runs():
     )
     assert done.returncode == 0
     assert "--model {auto,vgg16,efficientnet-lite0}" in done.stdout and "--layer" in done.stdout
+    words = " ".join(done.stdout.split())  # argparse wraps the help text
+    assert "block5_conv3 for VGG-16, top_activation for EfficientNet-Lite0" in words
 
 
 def test_method_and_guided_write_their_figures_and_print_the_files(cli, images, tmp_path, capsys):

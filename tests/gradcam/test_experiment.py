@@ -110,3 +110,25 @@ def test_start_is_notebook_04s_steps_in_one_call(lite0_net, monkeypatch):
     # the last convolutional activation feeds global average pooling: a constant gradient
     last = experiment.top_class_spreads(GradCAM(run.net.model, run.net.last_conv), run.x[:2])
     np.testing.assert_allclose(last, 0.0, atol=1e-6)
+
+
+def test_crop_comparison_on_lite0_reads_both_preprocessings(lite0_net, test_images):
+    """Each row's top-3 names are the network's own ranking of the squashed and of the
+    centre-cropped image; a square image's crop at ratio 256/224 still differs from the squash,
+    so only the counts are checked against an independent ranking."""
+    from scipy.special import softmax
+
+    from deepvis.gradcam.imagenet.classes import class_names
+
+    images, stems = test_images[:2], ["a", "b"]
+    table = experiment.crop_comparison(lite0_net, images, stems)
+    assert list(table.index) == ["a.jpg", "b.jpg"]
+    names = class_names()
+    for crop, column in ((False, "squashed"), (True, "cropped")):
+        probs = softmax(np.asarray(lite0_net.model(lite0_net.prepare(images, crop=crop))), 1)
+        expected = [", ".join(names[c][1] for c in np.argsort(-p)[:3]) for p in probs]
+        assert list(table[column]) == expected
+    top1 = [row.squashed.split(", ")[0] == row.cropped.split(", ")[0] for row in table.itertuples()]
+    assert list(table.same_top1) == top1
+    assert table.shared.between(0, 3).all()
+    assert table.aspect.tolist() == [im.shape[1] / im.shape[0] for im in images]

@@ -27,40 +27,30 @@ def _layers(**rows: tuple[float, float, float]) -> pd.DataFrame:
     return frame.astype({c: float for c in ("spread", "deletion", "insertion", "iou", "rho")})
 
 
-def test_the_most_faithful_layer_wins_only_where_the_gradient_varies():
-    table = _layers(a=(0.9, 0.30, 0.2), b=(0.5, 0.10, 0.3), top=(0.0, 0.05, 0.1))
-    # top has the lowest deletion AUC but a constant gradient: equation (1) would average nothing
-    assert findings.choose_layer(table) == "b"
-    assert findings.choose_layer(table, min_spread=0.6) == "a"
-    assert findings.choose_layer(_layers(top=(0.0, 0.1, 0.2))) == ""
+def test_layer_comparison_reads_the_rows_the_prose_cites():
+    table = _layers(a=(0.9, 0.30, 0.20), b=(0.5, 0.10, 0.40), top=(0.0, 0.05, 0.10))
+    comparison = findings.layer_comparison(table)
+    assert comparison.row("top").spread == 0.0 and comparison.row("b").deletion == 0.10
+    assert comparison.row("a").insertion == 0.20
+    # deletion spans 0.05..0.30 (0.25), insertion 0.10..0.40 (0.30): the larger of the two ranges
+    assert comparison.auc_range == pytest.approx(0.30)
+    assert math.isnan(comparison.row("block10_add").spread)  # a layer not compared
 
 
-def test_layer_choice_reads_the_rows_the_prose_cites():
-    table = _layers(a=(0.9, 0.30, 0.20), b=(0.5, 0.10, 0.35), top=(0.0, 0.05, 0.10))
-    choice = findings.layer_choice(table, top="top")
-    assert choice.pick == "b"
-    assert choice.top.spread == 0.0 and choice.picked.deletion == pytest.approx(0.10)
-    # deletion spans 0.05..0.30 (0.25), insertion 0.10..0.35 (0.25): the larger of the two ranges
-    assert choice.auc_range == pytest.approx(0.25)
-
-
-def test_layer_choice_of_an_unmeasured_network_is_nan_not_an_error():
+def test_layer_comparison_of_an_unmeasured_network_is_nan_not_an_error():
     """Prose about EfficientNet-Lite0's layers is still evaluated on VGG-16 (then replaced by a
     prompt): every value it cites must exist, and format."""
-    choice = findings.layer_choice(None, top="top_activation")
-    assert choice.pick == ""
-    assert math.isnan(choice.top.spread) and math.isnan(choice.picked.iou)
-    assert math.isnan(choice.auc_range)
-    assert (
-        f"{choice.top.spread:.1g} {choice.picked.rho:.2f} {choice.auc_range:.3f}" == "nan nan nan"
-    )
+    comparison = findings.layer_comparison(None)
+    top, finer = comparison.row("top_activation"), comparison.row("block10_add")
+    assert list(top.index) == list(comparison.table.columns) and top.isna().all()
+    assert f"{top.spread:.1g} {finer.rho:.2f} {comparison.auc_range:.3f}" == "nan nan nan"
 
 
 def _record(tmp_path, leave_out=()):
     """A ``gradcam_reference.json`` as the benchmark writes it, less the keys `leave_out`."""
     record = {
         "model": "efficientnet-lite0",
-        "layer": "block10_add",
+        "layer": "top_activation",
         "max_diff": {"Grad-CAM": 6e-6, "Score-CAM": 4e-6},
         "max_diff_float64": {"Grad-CAM": 8.7e-8},
     }
@@ -71,7 +61,9 @@ def _record(tmp_path, leave_out=()):
 
 
 def test_reference_agreement_of_the_network_in_use(tmp_path):
-    agreement = findings.reference_agreement(_record(tmp_path), "efficientnet-lite0", "block10_add")
+    agreement = findings.reference_agreement(
+        _record(tmp_path), "efficientnet-lite0", "top_activation"
+    )
     assert agreement.matches and agreement.largest_float64 == pytest.approx(8.7e-8)
     frame = agreement.frame()
     assert frame.index.name == "method" and list(frame.columns) == ["float32", "float64"]
@@ -82,9 +74,9 @@ def test_reference_agreement_of_the_network_in_use(tmp_path):
 @pytest.mark.parametrize(
     "leave_out, model, layer",
     [
-        ((), "vgg16", "block10_add"),  # measured for another network
-        ((), "efficientnet-lite0", "top_activation"),  # or at another layer
-        (("max_diff_float64",), "efficientnet-lite0", "block10_add"),  # in float32 only
+        ((), "vgg16", "top_activation"),  # measured for another network
+        ((), "efficientnet-lite0", "block10_add"),  # or at another layer
+        (("max_diff_float64",), "efficientnet-lite0", "top_activation"),  # in float32 only
     ],
 )
 def test_reference_agreement_of_another_run_is_empty(tmp_path, leave_out, model, layer):
@@ -101,21 +93,7 @@ def test_reference_agreement_without_a_file(tmp_path):
 
 def _cascade(*rhos: float) -> list[SanityStep]:
     names = ["trained", "logits", "top", "block15"]
-    return [SanityStep(n, (), np.zeros((2, 2)), r) for n, r in zip(names, rhos, strict=False)]
-
-
-def test_final_correlations_are_the_last_steps_absolute_rho():
-    sanity = {"cat": _cascade(1.0, 0.5, -0.17), "espresso": _cascade(1.0, 0.01)}
-    assert findings.final_correlations(sanity) == {"cat": 0.17, "espresso": 0.01}
-
-
-def test_cascade_frame_labels_each_step_by_what_was_added():
-    frame = findings.cascade_frame(
-        {"Grad-CAM": _cascade(1.0, 0.2, -0.1), "Guided Backprop": _cascade(1.0, 0.99, 0.98)}
-    )
-    assert list(frame.index) == ["trained", "+ logits", "+ top"]
-    assert frame["Grad-CAM"].tolist() == [1.0, 0.2, 0.1]
-    assert frame["Guided Backprop"].iloc[-1] == 0.98
+    return [SanityStep(n, (), np.zeros((2, 2)), r, r) for n, r in zip(names, rhos, strict=False)]
 
 
 def test_rank_frame_puts_ranks_2_and_3_side_by_side():
@@ -156,3 +134,35 @@ def test_most_counterfactual_is_the_image_with_the_most_evidence_against():
     raw[1, 0, 0, 0] = 0.5
     raw[2, 0] = 0.2  # 0.8 in all
     assert findings.most_counterfactual(SimpleNamespace(raw=raw)) == 2
+
+
+@pytest.mark.parametrize(
+    ("y", "x", "expected"),
+    [
+        (0, 0, "top left (5% across, 5% down)"),
+        (5, 5, "centre (55% across, 55% down)"),
+        (9, 4, "bottom centre (45% across, 95% down)"),
+        (4, 9, "middle right (95% across, 45% down)"),
+    ],
+)
+def test_peak_place_names_the_third_and_the_position(y, x, expected):
+    heat = np.zeros((10, 10))
+    heat[y, x] = 1.0
+    assert findings.peak_place(heat) == expected
+
+
+def test_peak_place_refuses_a_batch():
+    with pytest.raises(ValueError, match="2-D map"):
+        findings.peak_place(np.zeros((2, 3, 3)))
+
+
+def test_first_below_skips_the_trained_step():
+    values = pd.Series([0.1, 0.5, 0.2, 0.05], index=["trained", "logits", "top", "block15"])
+    assert findings.first_below(values, 0.3) == "top"  # the trained map's own 0.1 is not a step
+    assert findings.first_below(values, 0.01) == "never"
+
+
+def test_with_interval_cites_mean_and_interval():
+    row = pd.Series({"lead": 1.634, "lead_low": 0.2249, "lead_high": 3.04})
+    assert findings.with_interval(row, "lead") == "1.63 [0.22, 3.04]"
+    assert findings.with_interval(row, "lead", digits=1) == "1.6 [0.2, 3.0]"

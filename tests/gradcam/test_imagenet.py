@@ -222,12 +222,16 @@ def test_reference_probabilities_reproduce_in_pytorch():
 
 
 def test_lite0_layer_and_preprocessing(lite0):
-    # block10_add: the last stride-16 map, the role and the grid of VGG-16's block5_conv3.
-    assert lite0.model.get_layer(lite0.layer).output.shape[1:] == (14, 14, 112)
-    # top_activation, before global average pooling: the last conv activation, 7x7x1280
-    assert lite0.model.get_layer(lite0.last_conv).output.shape[1:] == (7, 7, 1280)
+    # the final conv layer, as the assignment asks: top_activation, 7x7x1280, then global
+    # average pooling and the dense classifier
+    assert lite0.layer == lite0.last_conv == "top_activation"
+    assert lite0.model.get_layer(lite0.layer).output.shape[1:] == (7, 7, 1280)
+    following = [type(layer).__name__ for layer in lite0.model.layers[-2:]]
+    assert following == ["GlobalAveragePooling2D", "Dense"]
+    assert lite0.model.layers[-3].name == lite0.layer
     assert lite0.title == "EfficientNet-Lite0" and "(x − 127)/128" in lite0.preprocessing
-    assert GradCAM(lite0.model, lite0.layer).grid == (14, 14)
+    assert lite0.layer_role == "the last convolutional activation of EfficientNet-Lite0"
+    assert GradCAM(lite0.model, lite0.layer).grid == (7, 7)
     images = np.full((1, 224, 224, 3), 255, dtype=np.uint8)
     np.testing.assert_allclose(lite0.preprocess(images), 1.0)
     assert images[0, 0, 0, 0] == 255  # untouched

@@ -159,3 +159,27 @@ def test_exif_orientation_is_applied(tmp_path, orientation, upright, fmt):
     for r in rows:
         for c in cols:
             assert np.abs(image[r, c].astype(int) - expected[r, c]).max() <= 12, (r, c)
+
+
+def test_centre_crop_keeps_the_middle_of_a_wide_image():
+    """A 100x300 image whose columns are numbered: the shorter side becomes 32 (16 x 2), the
+    width 96, and the crop keeps the 16 middle columns, so the left and right thirds are gone."""
+    columns = np.tile(np.linspace(0, 255, 300).astype(np.uint8), (100, 1))
+    image = np.repeat(columns[..., None], 3, axis=2)
+    crop = images.centre_crop(image, 16, ratio=2.0)
+    assert crop.shape == (16, 16, 3) and crop.dtype == np.uint8
+    # the crop's columns lie in the middle third (values ~85..170), the squash spans them all
+    assert 85 < crop[..., 0].min() and crop[..., 0].max() < 170
+    whole = images.squash(image, 16)
+    assert whole.shape == (16, 16, 3) and whole[..., 0].min() < 20 and whole[..., 0].max() > 235
+
+
+def test_centre_crop_of_a_square_image_at_ratio_one_is_the_squash():
+    image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    crop = images.centre_crop(image, 20, ratio=1.0)
+    np.testing.assert_array_equal(crop, images.squash(image, 20))
+
+
+def test_centre_crop_refuses_a_ratio_below_one():
+    with pytest.raises(DeepvisError, match="ratio must be at least 1"):
+        images.centre_crop(np.zeros((8, 8, 3), np.uint8), 4, ratio=0.5)

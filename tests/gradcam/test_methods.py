@@ -36,15 +36,18 @@ def test_gradcam_hirescam_xgradcam_and_cam_coincide_on_conv_gap_dense(model, x):
         np.testing.assert_allclose(result.maps, _scaled(cam), atol=1e-5, err_msg=name)
 
 
-def test_grad_cam_hirescam_and_cam_coincide_on_lite0(lite0_net, test_images):
-    """Lite0's top_activation feeds GAP then the dense head: CAM = Grad-CAM = HiResCAM."""
-    from deepvis.gradcam.imagenet.lite0 import LITE0_TOP
-
+def test_at_lite0s_grad_cam_layer_grad_cam_is_cam(lite0_net, test_images):
+    """Lite0's Grad-CAM layer, top_activation (7x7), feeds GAP then the dense head: the gradient
+    is w^c_k / 49 at every position, equation (1) gives alpha^c_k = w^c_k / 49, and Grad-CAM =
+    HiResCAM = CAM computed from the dense weights (the Grad-CAM paper's special case)."""
+    assert lite0_net.layer == "top_activation"
     x = lite0_net.prepare(test_images)
-    results = GradCAM(lite0_net.model, LITE0_TOP).compute_all(x, ["gradcam", "hirescam"])
-    features = _features(lite0_net.model, x, LITE0_TOP)
+    results = GradCAM(lite0_net.model, lite0_net.layer).compute_all(x, ["gradcam", "hirescam"])
+    features = _features(lite0_net.model, x, lite0_net.layer)
     weights = lite0_net.model.get_layer("logits").kernel.numpy()  # (1280, 1000)
     classes = results["gradcam"].classes
+    alphas = weights[:, classes].transpose(1, 2, 0) / 49  # (N, k, 1280)
+    np.testing.assert_allclose(results["gradcam"].alphas, alphas, rtol=1e-5, atol=1e-12)
     cam = np.maximum(np.einsum("nhwc,cnk->nkhw", features, weights[:, classes]), 0)
     np.testing.assert_allclose(results["gradcam"].maps, _scaled(cam), atol=1e-4)
     np.testing.assert_allclose(results["hirescam"].maps, _scaled(cam), atol=1e-4)

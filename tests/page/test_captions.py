@@ -74,3 +74,43 @@ def test_text_table_keeps_the_text_verbatim(monkeypatch):
     )
     assert bundle["text/html"] == '<pre class="deepvis-text">a_b &amp; {c}\n&lt;d&gt;</pre>'
     assert meta["deepvis"]["kind"] == "tab"
+
+
+def test_a_figure_kept_here_is_marked_and_placed_H_in_the_latex(tmp_path, monkeypatch):
+    """`here=True` marks the figure; the write-ups' LaTeX template then places it with ``H``
+    (where it stands), every other figure with ``htbp``."""
+    import base64
+
+    import nbformat
+    from nbconvert import LatexExporter
+
+    from deepvis.report import render
+
+    shown = []
+    monkeypatch.setattr(
+        "IPython.display.display", lambda obj, metadata: shown.append((obj, metadata))
+    )
+    outputs = []
+    for here in (True, False):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, 1])
+        captions.figure(
+            fig, tmp_path / f"{here}.png", label=f"f{here}", caption="A line.", here=here
+        )
+        image, meta = shown[-1]
+        meta["deepvis"]["number"] = f"Figure {len(outputs) + 1}"
+        outputs.append(
+            nbformat.v4.new_output(
+                "display_data",
+                data={"image/png": base64.b64encode(image.data).decode()},
+                metadata=meta,
+            )
+        )
+    assert shown[0][1]["deepvis"]["here"] is True and "here" not in shown[1][1]["deepvis"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=outputs)])
+    exporter = LatexExporter(
+        config=render._exporter_config(writeup=True, latex=True), template_name="deepvis_latex"
+    )
+    latex, _ = exporter.from_notebook_node(nb)
+    assert latex.index("\\begin{figure}[H]") < latex.index("\\begin{figure}[htbp]")
+    assert latex.count("\\begin{figure}") == 2

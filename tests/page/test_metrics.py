@@ -71,3 +71,10 @@ def test_updates_at_once_lose_nothing(tmp_path):
 def _update_many(path, worker: int) -> None:
     for k in range(40):
         metrics.update({f"w{worker}.k{k:02d}": k}, path)
+
+
+def test_drop_removes_only_the_keys_given(tmp_path):
+    path = tmp_path / "metrics.json"
+    metrics.update({"a.x": 1.0, "a.y": 2.0, "b": 3.0}, path)
+    assert metrics.drop("a.x", "absent", path=path) == {"a.y": 2.0, "b": 3.0}
+    assert metrics.load(path) == {"a.y": 2.0, "b": 3.0}

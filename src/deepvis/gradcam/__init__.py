@@ -8,6 +8,8 @@
   (tests and benchmarks only: imports PyTorch);
 - `images`: reading image files, resizing maps, overlays;
 - `checks`: the randomisation sanity check and the deletion (faithfulness) test;
+  `faithfulness`: that test in class logits against random maps on the layer's grid, ROAD
+  curves, bootstrap intervals, its setting chosen on held-out photographs;
 - `plots`: the figures; `cli`: ``python -m deepvis.gradcam IMG ...``;
 - `imagenet`: the ImageNet classifiers (VGG-16, or EfficientNet-Lite0 offline) and class names;
 - `testimages`: the five test images gc1..gc5;
@@ -38,7 +40,8 @@ _EXPORTS = {
     "resize_map": "deepvis.gradcam.images",
     "overlay": "deepvis.gradcam.images",
     "sanity_check": "deepvis.gradcam.checks",
-    "faithfulness": "deepvis.gradcam.checks",
+    "sanity_cascade": "deepvis.gradcam.checks",
+    "CamMaps": "deepvis.gradcam.checks",
     "evaluate": "deepvis.gradcam.evaluation",
     "ImageNetModel": "deepvis.gradcam.imagenet.models",
     "load_model": "deepvis.gradcam.imagenet.models",

@@ -18,41 +18,57 @@ class Budget:
 
     ``layer_images``: images of the layer comparison; ``deletion_steps``: fractions of each
     deletion/insertion curve (``steps`` of `deepvis.gradcam.evaluation.deletion_insertion`);
-    ``region_draws``: random regions per image in the deletion test; ``sanity_images`` and
-    ``sanity_steps``: the images and weight groups of the randomisation check;
-    ``eval_images``: images of the evaluation table; ``random_maps``: its random baselines;
-    ``scorecam``: whether Score-CAM is computed.
+    ``sanity_images`` and ``sanity_steps``: the images and weight groups of the randomisation
+    check (None: every group, from the logits down to the stem;
+    `deepvis.gradcam.checks.randomisation_cascade`); ``eval_images``: images of the evaluation
+    table; ``random_maps``: its random baselines; ``scorecam``: whether Score-CAM is computed.
+    The logit-drop faithfulness test (`deepvis.gradcam.faithfulness.run`): ``faith_held_out``
+    held-out photographs (at most) to choose its setting on, with ``faith_choice_draws`` random
+    maps; ``faith_draws`` random maps per map at the chosen setting; ``faith_curve_draws`` in
+    the ROAD curves, at ``faith_fractions``.
     """
 
     layer_images: int
     deletion_steps: int
-    region_draws: int
     sanity_images: int
-    sanity_steps: int
+    sanity_steps: int | None
     eval_images: int
     random_maps: int
     scorecam: bool
+    faith_held_out: int
+    faith_choice_draws: int
+    faith_draws: int
+    faith_curve_draws: int
+    faith_fractions: tuple[float, ...]
 
 
 FULL = Budget(
     layer_images=5,
     deletion_steps=8,
-    region_draws=10,
-    sanity_images=2,
-    sanity_steps=5,
+    sanity_images=5,
+    sanity_steps=None,
     eval_images=5,
     random_maps=3,
     scorecam=True,
+    faith_held_out=18,
+    faith_choice_draws=6,
+    faith_draws=50,
+    faith_curve_draws=4,
+    faith_fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
 )
 QUICK = Budget(
     layer_images=1,
     deletion_steps=3,
-    region_draws=3,
     sanity_images=1,
     sanity_steps=2,
     eval_images=1,
     random_maps=2,
     scorecam=False,
+    faith_held_out=4,
+    faith_choice_draws=3,
+    faith_draws=10,
+    faith_curve_draws=2,
+    faith_fractions=(0.2, 0.5, 0.8),
 )
 
 

@@ -30,6 +30,8 @@ def explain(net: Any, cam: GradCAM, image: np.ndarray, top: int) -> tuple[CAMRes
 
 def _parser() -> argparse.ArgumentParser:
     from deepvis.gradcam.imagenet import MODEL_NAMES
+    from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER
+    from deepvis.gradcam.imagenet.models import VGG16_LAYER
 
     parser = argparse.ArgumentParser(
         prog="python -m deepvis.gradcam",
@@ -64,7 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also write Guided Grad-CAM (Guided Backprop x the method's map, input resolution)",
     )
     parser.add_argument("--top", type=int, default=3, help="classes per image (default 3)")
-    parser.add_argument("--layer", help="conv layer to explain (default: the model's last)")
+    parser.add_argument(
+        "--layer",
+        help=f"conv layer to explain (default: the model's final conv layer, {VGG16_LAYER} for "
+        f"VGG-16, {LITE0_LAYER} for EfficientNet-Lite0)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("gradcam"), help="output folder (default ./gradcam)"
     )

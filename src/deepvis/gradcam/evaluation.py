@@ -12,9 +12,10 @@
   pixels from their neighbours so the mask's shape leaks no class information (pytorch-grad-cam's
   ``metrics/road.py``, ``NoisyLinearImputer``, solved exactly with SciPy);
 * the **sanity check**'s rank correlation: the absolute value of Spearman's rho between the
-  map of the top-1 class and the map after the top ``sanity_steps`` weight groups are
-  re-initialised (`deepvis.gradcam.checks.sanity_check`'s last step; near 0 passes, near 1
-  fails; a negative rho resembles the trained map as much as a positive one).
+  map of the top-1 class and the map after the top ``sanity_steps`` weight groups (default:
+  all of them, down to the stem) are re-initialised (`deepvis.gradcam.checks.sanity_check`'s
+  last step; near 0 passes, near 1 fails; a negative rho resembles the trained map as much as
+  a positive one).
 
 The baseline is several random maps (uniform noise on the layer's grid, upsampled like the
 maps, so each removes contiguous blocks of pixels): their mean is one row and their standard
@@ -241,14 +242,14 @@ def road(
 
 
 def sanity_correlations(
-    cam: GradCAM, x: np.ndarray, methods: Sequence[str], steps: int = 5, seed: int = 0
+    cam: GradCAM, x: np.ndarray, methods: Sequence[str], steps: int | None = None, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Spearman's rho (N,) per method between the top-1 maps before and after randomisation.
 
     The last step of `deepvis.gradcam.checks.sanity_check` for every method at once: after
-    `randomisation_cascade` (``steps`` groups, ``seed``) each method's map of the trained
-    model's top-1 class is recomputed. ``x`` (N, H,
-    W, 3) preprocessed. The random baseline ignores the model, so its rho is 1 by construction.
+    `randomisation_cascade` (``steps`` groups, None: all; ``seed``) each method's map of the
+    trained model's top-1 class is recomputed. ``x`` (N, H, W, 3) preprocessed. The random
+    baseline ignores the model, so its rho is 1 by construction.
     """
     cascade = randomisation_cascade(cam.model, steps, seed)
     work, _, _ = next(cascade)
@@ -297,7 +298,7 @@ def evaluate(
     top: int = 3,
     steps: int = 6,
     road_fractions: Sequence[float] = (0.2,),
-    sanity_steps: int = 5,
+    sanity_steps: int | None = None,
     sanity_methods: Sequence[str] | None = None,
     seed: int = 0,
     random_draws: int = 3,
@@ -318,7 +319,7 @@ def evaluate(
     imputed image per fraction and order (2 per map with one fraction), each a sparse solve of
     about 0.08 s at 224 x 224. For N = 5, k = 3, 7 methods and 3 random draws (M = 10): 1,500
     deletion/insertion passes and 300 ROAD solves and passes. The sanity check randomises
-    ``sanity_steps`` weight groups once and recomputes the maps of every method in
+    ``sanity_steps`` weight groups (None: all) once and recomputes the maps of every method in
     ``sanity_methods`` (default: all but Score-CAM, NaN there: on the randomised network it
     would need its N x C masked passes again, C the layer's channels).
     """

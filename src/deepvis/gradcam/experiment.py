@@ -115,3 +115,39 @@ def top_class_spreads(cam: Any, x: np.ndarray, top: int = 3) -> np.ndarray:
 
     classes = np.argsort(-cam.logits(x), axis=1, kind="stable")[:, :top]
     return gradient_spread(class_gradients(cam, x, classes))
+
+
+def crop_comparison(net: Any, images: list[np.ndarray], stems: list[str], top: int = 3) -> Any:
+    """Whether the top-`top` classes change when each image is resized and centre-cropped
+    (`deepvis.gradcam.images.centre_crop`, the standard ImageNet evaluation) instead of squashed
+    whole to the input (`ImageNetModel.prepare`'s default).
+
+    One row per image (index: ``stems`` + ``.jpg``): ``aspect`` width / height; ``squashed``
+    and ``cropped`` the top classes' names joined by ", "; ``same_top1`` bool; ``shared`` how
+    many of the `top` classes both keep (int); ``p_squashed`` and ``p_cropped`` the rank-1
+    class's softmax probability under each. Two forward passes over the images.
+    """
+    import pandas as pd
+    from scipy.special import softmax
+
+    from deepvis.gradcam.imagenet.classes import class_names
+
+    names = class_names()
+    ranked = {}
+    for crop in (False, True):
+        probs = softmax(np.asarray(net.model(net.prepare(images, crop=crop), training=False)), 1)
+        ranked[crop] = (np.argsort(-probs, axis=1, kind="stable")[:, :top], probs)
+    (squashed, p_sq), (cropped, p_cr) = ranked[False], ranked[True]
+    rows = [
+        {
+            "aspect": image.shape[1] / image.shape[0],
+            "squashed": ", ".join(names[c][1] for c in squashed[i]),
+            "cropped": ", ".join(names[c][1] for c in cropped[i]),
+            "same_top1": bool(squashed[i, 0] == cropped[i, 0]),
+            "shared": len(set(squashed[i]) & set(cropped[i])),
+            "p_squashed": float(p_sq[i, squashed[i, 0]]),
+            "p_cropped": float(p_cr[i, cropped[i, 0]]),
+        }
+        for i, image in enumerate(images)
+    ]
+    return pd.DataFrame(rows, index=pd.Index([f"{s}.jpg" for s in stems], name="image"))

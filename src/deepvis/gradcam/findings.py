@@ -2,16 +2,16 @@
 tables and results of `deepvis.gradcam.layers`, `checks`, `evaluation` and `reference`.
 
 Every function here takes a result and returns numbers, names or a table; none computes a map.
-Prose that only makes sense for one network (the layer choice of EfficientNet-Lite0, the
+Prose that only makes sense for one network (the layer comparison of EfficientNet-Lite0, the
 agreement with pytorch-grad-cam) still has values to cite on another network, NaN where nothing
-was measured (`layer_choice` of no table, an empty `ReferenceAgreement`): the write-ups show a
+was measured (`layer_comparison` of no table, an empty `ReferenceAgreement`): the write-ups show a
 prompt instead of such prose there (`deepvis.page.myst`), but the notebook evaluates it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,59 +19,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: A layer's gradient must vary over positions by more than this (`gradient_spread`) for
-#: equation (1) to average more than a constant.
-MIN_SPREAD = 0.01
 #: The scores of `deepvis.gradcam.evaluation.evaluate` for which lower is better.
 LOWER_IS_BETTER = ("deletion", "morf", "sanity")
 
 
-def choose_layer(table: pd.DataFrame, min_spread: float = MIN_SPREAD) -> str:
-    """The Grad-CAM layer that a layer comparison (`deepvis.gradcam.layers.compare_layers`)
-    picks: among the layers whose gradient spread exceeds `min_spread`, the one whose maps have
-    the lowest deletion AUC (the most faithful); ``""`` when no layer qualifies."""
-    varying = table[table["spread"] > min_spread]
-    return str(varying["deletion"].idxmin()) if len(varying) else ""
-
-
 @dataclass(frozen=True)
-class LayerChoice:
-    """What a layer comparison says, for the prose: the layer it picks (`choose_layer`; ``""``
-    when none), the table's rows of the network's last activation (``top``) and of the pick
-    (``picked``), and the largest difference in deletion or insertion AUC between the layers
-    (``auc_range``). Rows absent from the table, or no table at all, read NaN."""
+class LayerComparison:
+    """A layer comparison (`deepvis.gradcam.layers.compare_layers`) as the prose cites it.
 
-    pick: str
-    top: pd.Series
-    picked: pd.Series
-    auc_range: float
+    ``table`` one row per layer (index ``layer``, the columns of `deepvis.gradcam.layers.COLUMNS`:
+    ``grid`` text, the others float); empty for a network whose layers were not compared. It
+    picks no layer: Grad-CAM explains the network's final conv layer
+    (`deepvis.gradcam.imagenet.ImageNetModel.layer`), and the other rows are there to compare.
+    """
+
+    table: pd.DataFrame
+
+    def row(self, layer: str) -> pd.Series:
+        """The measurements of `layer`, indexed by the table's columns; all NaN when the table
+        has no row for it."""
+        if layer in self.table.index:
+            return self.table.loc[layer]
+        return pd.Series(np.nan, index=self.table.columns)
+
+    @property
+    def auc_range(self) -> float:
+        """The largest difference in deletion or insertion AUC between the layers; NaN for an
+        empty table."""
+        if not len(self.table):
+            return float("nan")
+        aucs = self.table[["deletion", "insertion"]].astype(float)
+        return float((aucs.max() - aucs.min()).max())
 
 
-def layer_choice(
-    table: pd.DataFrame | None, top: str, min_spread: float = MIN_SPREAD
-) -> LayerChoice:
-    """The `LayerChoice` of a `compare_layers` table whose last activation is layer `top`;
-    `table` None (a network whose layers were not compared) gives pick ``""`` and NaN values."""
+def layer_comparison(table: pd.DataFrame | None) -> LayerComparison:
+    """The `LayerComparison` of a `compare_layers` table; None (a network whose layers were not
+    compared) gives an empty table with the same columns, whose rows all read NaN."""
     from deepvis.gradcam.layers import COLUMNS
 
-    table = pd.DataFrame(columns=list(COLUMNS), dtype=float) if table is None else table
-    pick = choose_layer(table, min_spread)
-    empty = pd.Series(np.nan, index=table.columns)
-    aucs = table[["deletion", "insertion"]].astype(float)
-    return LayerChoice(
-        pick=pick,
-        top=table.loc[top] if top in table.index else empty,
-        picked=table.loc[pick] if pick in table.index else empty,
-        auc_range=float((aucs.max() - aucs.min()).max()) if len(table) else float("nan"),
-    )
+    empty = pd.DataFrame(columns=list(COLUMNS), dtype=float)
+    return LayerComparison(empty if table is None else table)
 
 
 @dataclass(frozen=True)
 class ReferenceAgreement:
     """The largest difference between this implementation's maps and pytorch-grad-cam's, per
     method (``report/gradcam_reference.json``, written by `deepvis.gradcam.reference`'s
-    benchmark): ``float32`` with both networks in float32, ``float64`` (gradient methods only)
-    in float64. Empty when nothing was recorded for the network and layer in use."""
+    benchmark): ``float32`` with both networks in float32, ``float64`` with both in float64
+    (Score-CAM on fewer maps, as the record's ``scorecam_maps`` says). Empty when nothing was
+    recorded for the network and layer in use."""
 
     float32: dict[str, float] = field(default_factory=dict)
     float64: dict[str, float] = field(default_factory=dict)
@@ -109,12 +105,6 @@ def reference_agreement(path: str | Path, model: str, layer: str) -> ReferenceAg
     return ReferenceAgreement(dict(record["max_diff"]), dict(record["max_diff_float64"]))
 
 
-def final_correlations(sanity: Mapping[str, Sequence[Any]]) -> dict[str, float]:
-    """|Spearman rho| between the trained and the fully randomised map, per image: the last
-    `deepvis.gradcam.checks.SanityStep` of each image's cascade in `sanity`."""
-    return {image: abs(float(steps[-1].spearman)) for image, steps in sanity.items()}
-
-
 def rank_frame(iou: np.ndarray, rho: np.ndarray, stems: Sequence[str]) -> pd.DataFrame:
     """The rank-2 and rank-3 maps against the rank-1 map, one row per image (``<stem>.jpg``):
     columns ``rho2``, ``iou2``, ``rho3``, ``iou3`` from `deepvis.gradcam.layers.rank_agreement`'s
@@ -122,18 +112,6 @@ def rank_frame(iou: np.ndarray, rho: np.ndarray, stems: Sequence[str]) -> pd.Dat
     return pd.DataFrame(
         {"rho2": rho[:, 0], "iou2": iou[:, 0], "rho3": rho[:, 1], "iou3": iou[:, 1]},
         index=[f"{stem}.jpg" for stem in stems],
-    )
-
-
-def cascade_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
-    """|rho| after each step of several sanity cascades of the same network, side by side:
-    one column per entry of `columns` (name -> `SanityStep` list), one row per step, labelled
-    ``trained`` then ``+ <weight group>``."""
-    steps = next(iter(columns.values()))
-    index = ["trained"] + [f"+ {step.name}" for step in steps[1:]]
-    return pd.DataFrame(
-        {name: [abs(float(s.spearman)) for s in cascade] for name, cascade in columns.items()},
-        index=index,
     )
 
 
@@ -168,3 +146,36 @@ def most_counterfactual(counter: Any) -> int:
     ``counterfactual``, rank 1) holds the most evidence against its class: the largest sum of
     its raw map."""
     return int(np.argmax(np.asarray(counter.raw).sum(axis=(1, 2, 3))))
+
+
+def peak_place(heat: np.ndarray) -> str:
+    """Where the maximum of a map ``heat`` (H, W) lies, in words, by thirds of the height (top,
+    middle, bottom) and width (left, centre, right): ``"top left"``, ..., ``"centre"`` for the
+    middle cell, with the position in per cent of the width and height from the top left:
+    ``"top left (20% across, 10% down)"``. The first maximum in row-major order where tied."""
+    heat = np.asarray(heat)
+    if heat.ndim != 2 or not heat.size:
+        raise ValueError(f"heat must be a 2-D map, not shape {heat.shape}")
+    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    row = min(2, 3 * y // heat.shape[0])
+    col = min(2, 3 * x // heat.shape[1])
+    name = "centre" if (row, col) == (1, 1) else f"{('top', 'middle', 'bottom')[row]} " + (
+        ("left", "centre", "right")[col]
+    )
+    return f"{name} ({(x + 0.5) / heat.shape[1]:.0%} across, {(y + 0.5) / heat.shape[0]:.0%} down)"
+
+
+def first_below(values: pd.Series, threshold: float) -> str:
+    """The index label of the first value of ``values`` (a step-indexed series, e.g. a column
+    of `deepvis.gradcam.checks.Sanity.frame`) after the first (the trained map) that is below
+    `threshold`; ``"never"`` when none is."""
+    later = values.iloc[1:]
+    hit = later[later < threshold]
+    return str(hit.index[0]) if len(hit) else "never"
+
+
+def with_interval(row: pd.Series, column: str, digits: int = 2) -> str:
+    """``row[column]`` with its interval ``row[column + "_low"]``, ``row[column + "_high"]``,
+    as the prose cites it: ``"1.63 [0.22, 3.04]"``."""
+    low, high = row[f"{column}_low"], row[f"{column}_high"]
+    return f"{row[column]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"

@@ -64,6 +64,30 @@ def _to_rgb(im: Any) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
+#: The standard ImageNet evaluation crop: the shorter side resized to 256 for a 224 crop.
+CROP_RATIO = 256 / 224
+
+
+def squash(image: np.ndarray, size: int) -> np.ndarray:
+    """`image` (H, W, 3) uint8 resized whole to (size, size, 3) uint8 with PIL's bilinear
+    filter: the aspect ratio changes unless H = W."""
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+def centre_crop(image: np.ndarray, size: int, ratio: float = CROP_RATIO) -> np.ndarray:
+    """`image` (H, W, 3) uint8 resized (bilinear) so that its shorter side is
+    ``round(size * ratio)`` pixels, aspect ratio kept, then its central (size, size) square:
+    (size, size, 3) uint8, the standard ImageNet evaluation preprocessing (``ratio`` 256/224)."""
+    if ratio < 1:
+        raise DeepvisError(f"ratio must be at least 1 (the crop lies in the image), not {ratio}")
+    h, w = image.shape[:2]
+    short = round(size * ratio)
+    new = (max(short, round(w * short / h)), max(short, round(h * short / w)))  # (width, height)
+    resized = np.asarray(Image.fromarray(image).resize(new, Image.BILINEAR))
+    top, left = (new[1] - size) // 2, (new[0] - size) // 2
+    return resized[top : top + size, left : left + size]
+
+
 def resize_map(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinearly resize a scalar map (h, w) to ``size`` = (height, width); float32 in [0, 1]."""
     height, width = size

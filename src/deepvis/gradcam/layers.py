@@ -1,9 +1,14 @@
-"""Which layer to explain: the measurements that choose EfficientNet-Lite0's Grad-CAM layer.
+"""How Grad-CAM's maps compare across layers of EfficientNet-Lite0: a comparison, not a choice.
 
-Equation (1) averages the gradient ``d y^c / d A^k_ij`` over the positions of each feature map.
-At a layer that feeds global average pooling and then one dense layer (EfficientNet-Lite0's
-``top_activation``), that gradient is ``w^c_k / (h w)`` at every position: the average is of a
-constant and Grad-CAM is CAM (Zhou et al. 2016). `compare_layers` measures, per candidate layer:
+The Grad-CAM layer is the final conv layer, as the assignment asks (EfficientNet-Lite0's
+``top_activation``, `deepvis.gradcam.imagenet.lite0.LITE0_LAYER`). Equation (1) averages the
+gradient ``d y^c / d A^k_ij`` over the positions of each feature map. Lite0's head
+global-average-pools the last maps and applies one dense layer with weights ``w^c_k``, so there
+the gradient is ``w^c_k / (h w)`` (``/ 49`` on the 7x7 grid) at every position, the average is
+of a constant and Grad-CAM equals CAM (Zhou et al. 2016): the special case the Grad-CAM paper
+(Selvaraju et al.) derives. VGG-16's flatten and fully-connected layers make its gradient vary.
+Earlier layers of Lite0 have gradients that vary over positions; `compare_layers` measures, per
+layer:
 
 * the **spatial spread** of the gradient (`gradient_spread`): 0 exactly when every channel's
   gradient is the same at every position;
@@ -26,9 +31,9 @@ from deepvis.gradcam.checks import spearman, top_iou
 from deepvis.gradcam.core import GradCAM
 from deepvis.gradcam.evaluation import deletion_insertion, network_images, upsample
 
-#: EfficientNet-Lite0's candidates: the last stride-16 map (14x14x112, the grid and role of
-#: VGG-16's block5_conv3), the last 7x7 block output (7x7x320) and the last activation
-#: (7x7x1280, followed by global average pooling and the classifier).
+#: EfficientNet-Lite0's layers compared: the last stride-16 map (14x14x112, the grid of VGG-16's
+#: block5_conv3), the last 7x7 block output (7x7x320) and the last activation (7x7x1280, the
+#: Grad-CAM layer, followed by global average pooling and the classifier).
 LITE0_CANDIDATES = ("block10_add", "block15_project_bn", "top_activation")
 
 COLUMNS = {

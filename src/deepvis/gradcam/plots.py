@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from deepvis.gradcam.checks import SanityStep
+from deepvis.gradcam.checks import GUIDED, Sanity, SanityStep, method_title
 from deepvis.gradcam.images import overlay, resize_map
 
 CMAP = "jet"
@@ -52,66 +52,83 @@ def gradcam_figure(
 
 
 def sanity_figure(
-    image: np.ndarray, steps: Sequence[SanityStep], title: str = "", columns: int = 3
+    image: np.ndarray,
+    steps: Sequence[SanityStep],
+    title: str = "",
+    columns: int = 5,
+    cumulative: bool = True,
 ) -> Figure:
-    """Maps after each cumulative re-initialisation step, overlaid, titled with Spearman's rho.
+    """Maps after each re-initialisation step, overlaid, titled with Spearman's rho and SSIM.
 
     ``image`` (H, W, 3) uint8; each step's map (h, w) is resized to the image for display.
-    Panels are laid out `columns` to a row, 6.5 inches wide (a page's text width).
+    ``cumulative``: steps of the cascade, titled ``+ <group>``; else of the independent
+    variant, titled ``<group> only``. Panels are laid out `columns` to a row, 6.5 inches wide
+    (a page's text width).
     """
     height, width = image.shape[:2]
     n = len(steps)
     rows = -(-n // columns)
     panel = 6.5 / columns
-    fig = Figure(figsize=(6.5, rows * (panel * height / width + 0.45) + 0.3), layout="constrained")
+    fig = Figure(figsize=(6.5, rows * (panel * height / width + 0.4) + 0.3), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
     for i, (ax, step) in enumerate(zip(axes[:n], steps, strict=True)):
         ax.imshow(overlay(image, resize_map(step.map, (height, width))))
-        name = step.name if i == 0 else f"+ {step.name}"
-        ax.set_title(f"{name}\n$\\rho$ = {step.spearman:.2f}", fontsize=9)
+        name = step.name if i == 0 else f"+ {step.name}" if cumulative else f"{step.name} only"
+        ax.set_title(f"{name}\n$\\rho$ {step.spearman:.2f}, SSIM {step.ssim:.2f}", fontsize=7)
         ax.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
 
 
-def faithfulness_figure(
-    labels: Sequence[str],
-    drop_salient: np.ndarray,
-    random_mean: np.ndarray,
-    random_sd: np.ndarray,
-) -> Figure:
-    """Grouped bars per map: class-probability drop when blurring the most salient 20 % of the
-    pixels, against the mean drop of random regions of the same area (error bar: one standard
-    deviation across the regions). All arrays (M,), ``labels`` M strings; 6.5 inches wide."""
-    x = np.arange(len(labels))
-    fig = Figure(figsize=(6.5, 3.8), layout="constrained")  # a page's text width
-    ax = fig.subplots()
-    ax.bar(x - 0.2, drop_salient, 0.4, label="top 20% salient pixels blurred", color="tab:red")
-    ax.bar(
-        x + 0.2,
-        random_mean,
-        0.4,
-        yerr=random_sd,
-        capsize=2,
-        label="random regions of the same area blurred (mean ± sd)",
-        color="tab:gray",
+#: Line markers of `sanity_curves`, one per method, so that lines that coincide (Grad-CAM,
+#: XGrad-CAM and HiResCAM at the last conv layer) stay apart.
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
+
+
+def sanity_curves(sanity: Sanity, title: str = "") -> Figure:
+    """The randomisation check step by step: mean |Spearman rho| (top panel) and SSIM (bottom)
+    over the images between the trained and the re-initialised map, one line per method
+    (dashed: the input-gradient ones; `MARKERS` in turn), steps on x from ``none`` (the
+    trained network) to the last group (the stem). ``sanity`` a
+    `deepvis.gradcam.checks.Sanity`; 6.5 inches wide."""
+    fig = Figure(figsize=(6.5, 5.4), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    x = np.arange(len(sanity.steps))
+    frames = (sanity.frame("rho"), sanity.frame("ssim"))  # mean over images: step x method
+    dashed = {method_title(name) for name in GUIDED}
+    for ax, frame in zip(axes, frames, strict=True):
+        for column, marker in zip(frame.columns, MARKERS * len(frame.columns), strict=False):
+            style = "--" if column in dashed else "-"
+            ax.plot(x, frame[column], style, marker=marker, markersize=3.5, label=column)
+    axes[0].set_ylabel("|Spearman $\\rho$| with the trained map", fontsize=8)
+    axes[1].set_ylabel("SSIM with the trained map", fontsize=8)
+    low = min(0.0, float(frames[1].min().min()))
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[1].set_ylim(low - 0.02, 1.02)
+    where = (
+        "weight groups re-initialised, cumulatively from the top"
+        if sanity.variant == "cascade"
+        else "weight group re-initialised alone (the rest trained)"
     )
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("drop in class probability", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
-    ax.legend(fontsize=7)
+    axes[1].set_xlabel(f"{where}; mean over {len(sanity.classes)} images", fontsize=8)
+    axes[1].set_xticks(x, ["none", *sanity.steps[1:]], rotation=60, ha="right", fontsize=7)
+    for ax in axes:
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncols=4, loc="lower left", bbox_to_anchor=(0.0, 1.02))
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
 #: Every Grad-CAM panel is this size (inches): the text width, so that all panels, and their
 #: colour bars, print alike whatever the image's aspect ratio.
-PANEL_SIZE = (6.5, 3.1)
+PANEL_SIZE = (6.5, 2.6)
 #: The colour bar's box in a panel, in inches from the bottom left: (left, bottom, width, height).
-COLORBAR_BOX = (0.75, 0.25, 0.14, 1.05)
+COLORBAR_BOX = (0.75, 0.2, 0.14, 0.85)
 COLORBAR_TICKS = (0.0, 0.5, 1.0)
 
 
@@ -131,7 +148,8 @@ def gradcam_panel(
     image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
 ) -> Figure:
     """One image and its top-k maps at text width: the input titled with its top-1 class, then
-    per rank the heat map (top row) and the overlay (bottom row), each titled with its class.
+    per rank the heat map (top row, titled with its class) and the overlay below it (the rows
+    labelled "heat map" and "overlay" on the left).
 
     ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
     ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. Always `PANEL_SIZE` (images are
@@ -147,12 +165,13 @@ def gradcam_panel(
     for rank, (heat, label) in enumerate(zip(heatmaps, labels, strict=True), start=1):
         shown = axes[0, rank].imshow(heat, cmap=CMAP, vmin=0.0, vmax=1.0)
         note = "" if heat.max() > 0 else " (all zero)"
-        axes[0, rank].set_title(f"#{rank} heat map{note}:\n{label}", fontsize=8)
+        axes[0, rank].set_title(f"rank {rank}{note}:\n{label}", fontsize=8)
         axes[1, rank].imshow(overlay(image, heat))
-        axes[1, rank].set_title(f"#{rank} overlay", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    axes[0, 1].set_ylabel("heat map", fontsize=8)
+    axes[1, 1].set_ylabel("overlay", fontsize=8)
     saliency_colorbar(fig, shown)
     if title:
         fig.suptitle(title, fontsize=9)

@@ -15,6 +15,9 @@ For the reference tests (``tests/gradcam/test_reference.py``) and the benchmark
 * `float64_agreement`: how far the two implementations' maps differ with both networks in
   float64, where float32 rounding no longer hides the comparison.
 
+Every ``layer`` argument defaults to the Grad-CAM layer, `LITE0_LAYER` (``top_activation``,
+7x7x1280).
+
 ``import torchvision`` fails with the torchvision that grad-cam pulls in ("operator
 torchvision::nms does not exist"); pytorch-grad-cam's CAM classes import it but never call it,
 so `stub_torchvision` puts inert modules in its place first.
@@ -33,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from deepvis.errors import DeepvisError
 from deepvis.gradcam.imagenet.lite0 import LITE0_LAYER, LITE0_TOP
-from deepvis.gradcam.methods import METHODS
+from deepvis.gradcam.methods import method
 
 
 def available() -> bool:
@@ -137,12 +141,13 @@ def float64_agreement(
     x: np.ndarray, classes: np.ndarray, names: Sequence[str], layer: str = LITE0_LAYER
 ) -> dict[str, float]:
     """Max |difference| of the min-max normalised maps of this project and pytorch-grad-cam, per
-    method in ``names``, with both EfficientNet-Lite0s in float64.
+    method in ``names`` (any with a ``reference``), with both EfficientNet-Lite0s in float64.
 
-    In float32 the two runtimes round differently, and on ``block10_add`` (signed activations,
-    a ReLU of a weighted sum of 112 maps that largely cancel) that rounding reaches 1e-3 in a
-    normalised map; in float64 what remains is the difference between the methods'
-    implementations. ``x`` (N, 224, 224, 3) preprocessed, ``classes`` (N, k).
+    In float32 the two runtimes round differently, and a ReLU of a weighted sum of channels that
+    largely cancel amplifies that (at ``block10_add``, 14x14x112 signed activations, to 1e-3 in a
+    normalised map); in float64 what remains is the difference between the implementations.
+    ``x`` (N, 224, 224, 3) preprocessed, ``classes`` (N, k). Score-CAM costs the reference C
+    masked passes per image and rank (1,280 at ``top_activation``): pass it few.
     """
     from deepvis.gradcam.core import GradCAM
     from deepvis.gradcam.imagenet.lite0 import build_efficientnet_lite0
@@ -152,15 +157,11 @@ def float64_agreement(
     x64 = np.asarray(x, np.float64)
     ours = GradCAM(model, layer).compute_all(x64, names, classes=classes)
     torch_model = torch_lite0().double()
-    return {
-        name: float(
-            np.abs(
-                minmax(ours[name].raw) - minmax(reference_maps(torch_model, name, x64, classes,
-                                                               layer=layer))
-            ).max()
-        )
-        for name in names
-    }
+    diffs = {}
+    for name in names:
+        theirs = reference_maps(torch_model, name, x64, classes, name == "scorecam", layer=layer)
+        diffs[name] = float(np.abs(minmax(ours[name].raw) - minmax(theirs)).max())
+    return diffs
 
 
 def grad_cam_module() -> types.ModuleType:
@@ -180,14 +181,21 @@ def torch_layer(model: Any, layer: str) -> Any:
         return model.head_activation
     found = re.fullmatch(r"block(\d+)_(add|project_bn)", layer)
     if found is None:
-        raise ValueError(f"no PyTorch module for the layer {layer!r}")
+        raise DeepvisError(
+            f"no PyTorch module for the layer {layer!r}; use {LITE0_TOP}, block<i>_add or "
+            "block<i>_project_bn"
+        )
     return model._blocks[int(found.group(1))]
 
 
 def reference_cam(model: Any, name: str, layer: str = LITE0_LAYER) -> Any:
-    """pytorch-grad-cam's object for the method ``name`` on `torch_layer` ``layer``."""
+    """pytorch-grad-cam's object for the method ``name`` on `torch_layer` ``layer``; a
+    `DeepvisError` for a method it does not have (the counterfactual map)."""
+    counterpart = method(name).reference
+    if counterpart is None:
+        raise DeepvisError(f"{name} has no pytorch-grad-cam counterpart to compare with")
     pytorch_grad_cam = grad_cam_module()
-    cls = getattr(pytorch_grad_cam, METHODS[name].reference)
+    cls = getattr(pytorch_grad_cam, counterpart)
     return cls(model=model, target_layers=[torch_layer(model, layer)])
 
 

@@ -58,13 +58,19 @@ def caption_metadata(kind: str, label: str, caption: str) -> dict[str, dict[str,
     return {META: {"kind": kind, "label": label, "caption": " ".join(caption.split())}}
 
 
-def figure(fig: Any, path: str | os.PathLike, *, label: str, caption: str) -> None:
+def figure(
+    fig: Any, path: str | os.PathLike, *, label: str, caption: str, here: bool = False
+) -> None:
     """Save `fig` as PNG at `path` (`DPI`, atomically), close it, and display it with its
-    `label` and `caption` (one or two sentences that say what to look at)."""
+    `label` and `caption` (one or two sentences that say what to look at). With `here`, the
+    PDF keeps the figure where it stands in the text (LaTeX placement ``H``), so that prose
+    about it can follow it directly; otherwise LaTeX places it where it fits best."""
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
     meta = caption_metadata("fig", label, caption)
+    if here:
+        meta[META]["here"] = True
     data = png_bytes(fig, DPI)
     atomic_write_bytes(path, data)
     plt.close(fig)
@@ -102,16 +108,28 @@ def _open_brackets(lines: list[str]) -> int:
     return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
 
 
+#: The most characters a line of `text_table` may have at 7 points (LaTeX's scriptsize) in the
+#: PDF: the 6.5-inch text width over the width of a character of the write-ups' monospaced
+#: font (DejaVu Sans Mono, 0.602 em, scaled by 0.87).
+SCRIPTSIZE_CHARS = 128
+
+
 def text_table(text: str, *, label: str, caption: str, small: bool = False) -> None:
     """Display preformatted `text` (a model summary, say) as a numbered table of the write-up:
     monospaced, kept on one page, with its `label` and `caption`; `small` sets it in 7 points
-    in the PDF (LaTeX's scriptsize) instead of 8."""
+    in the PDF (LaTeX's scriptsize) instead of 8. Text with lines longer than
+    `SCRIPTSIZE_CHARS` is set smaller still, at the size where its longest line fits the text
+    width."""
     import html
 
     from IPython.display import display
 
     longest = max((len(line) for line in text.splitlines()), default=0)
-    size = "\\scriptsize" if small or longest > 90 else "\\footnotesize"
+    if longest > SCRIPTSIZE_CHARS:
+        points = 7 * SCRIPTSIZE_CHARS / longest
+        size = f"\\fontsize{{{points:.2f}pt}}{{{1.15 * points:.2f}pt}}\\selectfont"
+    else:
+        size = "\\scriptsize" if small or longest > 90 else "\\footnotesize"
     bundle = {
         "text/plain": text,
         "text/html": f'<pre class="deepvis-text">{html.escape(text)}</pre>',

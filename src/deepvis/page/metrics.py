@@ -48,6 +48,16 @@ def update(values: Mapping[str, Any], path: str | os.PathLike | None = None) -> 
     return merged
 
 
+def drop(*keys: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Remove `keys` from the metrics file (absent keys are ignored), atomically and locked as
+    in `update`: for a measurement that an analysis no longer makes. Returns the rest."""
+    path = Path(path) if path else paths().metrics
+    with folder_lock(path.parent):
+        kept = {k: v for k, v in load(path).items() if k not in keys}
+        atomic_write_json(path, kept)
+    return kept
+
+
 def prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` under dotted keys: ``prefixed("cae", {"test_bce": 0.3})`` gives
     ``{"cae.test_bce": 0.3}``."""

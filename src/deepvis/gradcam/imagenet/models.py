@@ -32,7 +32,9 @@ from deepvis.gradcam.imagenet.lite0 import (
 from deepvis.gradcam.imagenet.wheels import WHEELS
 
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-#: VGG-16's Grad-CAM layer (the assignment's): 14x14x512 for a 224x224 input.
+#: VGG-16's Grad-CAM layer, the assignment's final conv layer: 14x14x512 for a 224x224 input.
+#: Max pooling, flatten and fully-connected layers follow it, so the gradient of a class score
+#: varies over its positions (EfficientNet-Lite0's does not: `LITE0_LAYER`).
 VGG16_LAYER = "block5_conv3"
 #: Seconds any one socket operation of the VGG-16 download may wait (connect, each read).
 DOWNLOAD_TIMEOUT = 4.0
@@ -53,12 +55,13 @@ class ImageNetModel:
     """A trained ImageNet classifier ready for Grad-CAM.
 
     ``model`` maps (N, size, size, 3) preprocessed float32 to (N, 1000) logits (no softmax);
-    ``layer`` names the layer Grad-CAM explains; ``preprocess`` maps RGB in [0, 255] of shape
+    ``layer`` names the layer Grad-CAM explains, the final conv layer (VGG-16's `VGG16_LAYER`,
+    EfficientNet-Lite0's `LITE0_LAYER`); ``preprocess`` maps RGB in [0, 255] of shape
     (N, size, size, 3) to the network's input without touching its argument.
 
     The write-ups name the network and its parts with the short phrases ``title`` ("VGG-16"),
     ``preprocessing`` (what ``preprocess`` does), ``layer_role`` (what ``layer`` is in the
-    network); ``last_conv`` names its last convolutional activation (VGG-16: ``layer`` itself).
+    network); ``last_conv`` names its last convolutional activation (``layer`` itself).
     """
 
     name: str
@@ -78,16 +81,17 @@ class ImageNetModel:
     #: The last convolutional activation (before the classifier's pooling or flattening).
     last_conv: str = ""
 
-    def prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def prepare(self, images: Sequence[np.ndarray], crop: bool = False) -> np.ndarray:
         """Uint8 RGB images (H_i, W_i, 3) of any sizes -> network batch (N, size, size, 3) float32.
 
-        Each whole image is resized to ``input_size`` squared with PIL's bilinear filter.
+        Each whole image is resized to ``input_size`` squared with PIL's bilinear filter
+        (`deepvis.gradcam.images.squash`: the aspect ratio changes unless the image is square);
+        with ``crop``, resized and centre-cropped instead (`deepvis.gradcam.images.centre_crop`).
         """
-        from PIL import Image
+        from deepvis.gradcam.images import centre_crop, squash
 
-        size = (self.input_size, self.input_size)
-        resized = [np.asarray(Image.fromarray(im).resize(size, Image.BILINEAR)) for im in images]
-        return self.preprocess(np.stack(resized))
+        fit = centre_crop if crop else squash
+        return self.preprocess(np.stack([fit(im, self.input_size) for im in images]))
 
 
 def vgg16_weights_path() -> Path | None:
@@ -209,7 +213,7 @@ def _load_lite0(fallback: str = "") -> ImageNetModel:
         fallback=fallback,
         title="EfficientNet-Lite0",
         preprocessing="pixel values mapped to (x − 127)/128, as the network was trained",
-        layer_role="the last stride-16 map of EfficientNet-Lite0",
+        layer_role="the last convolutional activation of EfficientNet-Lite0",
         last_conv=LITE0_TOP,
     )
 
