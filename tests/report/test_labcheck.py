@@ -40,6 +40,15 @@ def test_cpp_log_lines_are_found():
     assert cpp_log_lines("2024-01-01 12:00:00.1: I tensorflow/core/util/port.cc:113] oneDNN")
 
 
+def test_cpp_log_lines_scan_a_long_line_in_linear_time():
+    """An HTML output's data (the code-plane explorer's: 6.5 MB of base64 on one line)."""
+    import time
+
+    start = time.perf_counter()
+    assert cpp_log_lines("QUJD" * 500_000 + " port.cc:153]") == ["QUJD" * 500_000 + " port.cc:153]"]
+    assert time.perf_counter() - start < 2  # the quadratic pattern took hours
+
+
 def test_raw_markup():
     assert raw_markup("As [[fig:cae-loss]] and {eval}`x` show") == ["{eval}", "[[fig:"]
     assert raw_markup("As Figure shows, the BCE is 0.2790 ([[tab:x]])") == ["[[tab:"]

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from nbformat.v4 import new_code_cell, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from deepvis.report import render, writeup
 
@@ -65,3 +65,33 @@ def test_latex_page_breaks_reach_the_pdf_only(tmp_path):
     first = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True, text=True)
     assert "Step 1: a" in first.stdout and "Further analyses" not in first.stdout  # new page
     assert "clearpage" not in render.render_html(nb, "exercise1", tmp_path, writeup=True)
+
+
+@pytest.mark.skipif(
+    render.missing_pdf_tools() or shutil.which("pdftotext") is None, reason="no TeX toolchain"
+)
+def test_cells_tagged_html_only_reach_the_html_not_the_pdf(tmp_path):
+    """The route of the code-plane explorers (`deepvis.cae.explorer`): an interactive output and
+    its sentence, tagged ``html-only`` in the notebook, stay out of the PDF."""
+    nb = executed("Step 4: a")
+    widget = new_output(
+        "display_data",
+        data={
+            "text/html": '<div data-deepvis-explorer="cae">planewidget</div>',
+            "text/plain": "plainwidget",  # what the PDF would show of it
+        },
+    )
+    for cell in (
+        new_code_cell("show()", outputs=[widget]),
+        new_markdown_cell("Explore the plane (interactivesentence)."),
+    ):
+        cell.metadata["tags"] = [writeup.HTML_ONLY_TAG]
+        nb.cells.insert(2, cell)
+    doc = writeup.writeup("exercise1", [("03_a.ipynb", nb)], writeup.TitleBlock())
+    page = render.render_html(doc, "exercise1", tmp_path, writeup=True)
+    assert 'data-deepvis-explorer="cae">planewidget' in page and "interactivesentence" in page
+    pdf = tmp_path / "exercise1.pdf"
+    pdf.write_bytes(render.render_pdf(doc, "exercise1", tmp_path))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Step 4: a" in text
+    assert "plainwidget" not in text and "interactivesentence" not in text

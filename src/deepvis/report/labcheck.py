@@ -78,13 +78,15 @@ VIEWPORT = {"width": 1400, "height": 900}
 MAX_HEIGHT = 16000
 
 #: TensorFlow's C++ logging: absl/glog line prefixes (``E0000 00:00:1733...``, ``I tensorflow/
-#: core/...cc:123]``) and its well-known messages.
+#: core/...cc:123]``) and its well-known messages. Every alternative takes linear time: an
+#: output may hold one line of megabytes (the data of an HTML output such as
+#: `deepvis.cae.explorer`'s), which ``\S+\.cc`` would scan in quadratic time.
 CPP_LOG = re.compile(
     r"absl::|cuInit|oneDNN custom operations|Could not find cuda drivers"
     r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
     r"|\b[EWIF]\d{4} \d\d:\d\d:\d\d\.\d+"
     r"|\b[EWI]0000\b"
-    r"|\S+\.(cc|h):\d+\]"
+    r"|\w\.(cc|h):\d+\]"
 )
 #: MyST markup that a rendered markdown cell never shows: an unparsed inline role or a
 #: cross-reference marker of the earlier syntax.
