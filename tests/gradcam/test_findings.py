@@ -139,16 +139,18 @@ def test_most_counterfactual_is_the_image_with_the_most_evidence_against():
 @pytest.mark.parametrize(
     ("y", "x", "expected"),
     [
-        (0, 0, "top left (5% across, 5% down)"),
-        (5, 5, "centre (55% across, 55% down)"),
-        (9, 4, "bottom centre (45% across, 95% down)"),
-        (4, 9, "middle right (95% across, 45% down)"),
+        (0, 0, "top left (row 1, column 1 of 7 × 7)"),
+        (3, 3, "centre (row 4, column 4 of 7 × 7)"),
+        (6, 1, "bottom left (row 7, column 2 of 7 × 7)"),  # cell centre 1.5 / 7 < 1/3
+        (6, 2, "bottom centre (row 7, column 3 of 7 × 7)"),  # 2.5 / 7 > 1/3
+        (2, 6, "middle right (row 3, column 7 of 7 × 7)"),
+        (5, 4, "bottom centre (row 6, column 5 of 7 × 7)"),
     ],
 )
-def test_peak_place_names_the_third_and_the_position(y, x, expected):
-    heat = np.zeros((10, 10))
-    heat[y, x] = 1.0
-    assert findings.peak_place(heat) == expected
+def test_peak_place_names_the_third_and_the_cell(y, x, expected):
+    grid = np.zeros((7, 7))
+    grid[y, x] = 1.0
+    assert findings.peak_place(grid) == expected
 
 
 def test_peak_place_refuses_a_batch():

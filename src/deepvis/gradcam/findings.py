@@ -148,21 +148,23 @@ def most_counterfactual(counter: Any) -> int:
     return int(np.argmax(np.asarray(counter.raw).sum(axis=(1, 2, 3))))
 
 
-def peak_place(heat: np.ndarray) -> str:
-    """Where the maximum of a map ``heat`` (H, W) lies, in words, by thirds of the height (top,
-    middle, bottom) and width (left, centre, right): ``"top left"``, ..., ``"centre"`` for the
-    middle cell, with the position in per cent of the width and height from the top left:
-    ``"top left (20% across, 10% down)"``. The first maximum in row-major order where tied."""
-    heat = np.asarray(heat)
-    if heat.ndim != 2 or not heat.size:
-        raise ValueError(f"heat must be a 2-D map, not shape {heat.shape}")
-    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    row = min(2, 3 * y // heat.shape[0])
-    col = min(2, 3 * x // heat.shape[1])
+def peak_place(grid: np.ndarray) -> str:
+    """Where the maximum of a map on its layer's grid ``grid`` (h, w) lies, in words: the
+    third of the height (top, middle, bottom) and of the width (left, centre, right) of the
+    cell's centre, ``"centre"`` for the middle third of both, with the cell itself counted
+    from the top left: ``"top left (row 1, column 2 of 7 x 7)"``. The first maximum in
+    row-major order where tied. The grid, not the upsampled map, because a bilinearly
+    upsampled map peaks at a cell centre: its position is no finer than the cell."""
+    grid = np.asarray(grid)
+    if grid.ndim != 2 or not grid.size:
+        raise ValueError(f"grid must be a 2-D map, not shape {grid.shape}")
+    h, w = grid.shape
+    y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    row, col = min(2, int(3 * (y + 0.5) // h)), min(2, int(3 * (x + 0.5) // w))
     name = "centre" if (row, col) == (1, 1) else f"{('top', 'middle', 'bottom')[row]} " + (
         ("left", "centre", "right")[col]
     )
-    return f"{name} ({(x + 0.5) / heat.shape[1]:.0%} across, {(y + 0.5) / heat.shape[0]:.0%} down)"
+    return f"{name} (row {y + 1}, column {x + 1} of {h} × {w})"
 
 
 def first_below(values: pd.Series, threshold: float) -> str:
