@@ -10,6 +10,8 @@ from deepvis.cae.config import (
     analysis_data,
     cae_config,
     denoising_config,
+    split_training_set,
+    validation_split,
 )
 from deepvis.errors import DeepvisError
 
@@ -66,3 +68,33 @@ def test_quick_mode_analyses_the_first_images_of_each_split(monkeypatch):
     np.testing.assert_array_equal(a[:, 0], np.arange(QUICK_ANALYSIS["train"]))
     np.testing.assert_array_equal(d, y_test[: QUICK_ANALYSIS["test"]])
     assert QUICK_ANALYSIS["train"] >= QUICK_TRAINING["train_subset"]  # trained images included
+
+
+def test_the_validation_split_is_fixed_disjoint_and_complete():
+    fit, val = validation_split(60_000)
+    assert (len(fit), len(val)) == (50_000, 10_000)
+    assert np.array_equal(np.sort(np.concatenate([fit, val])), np.arange(60_000))
+    again = validation_split(60_000)
+    assert np.array_equal(fit, again[0]) and np.array_equal(val, again[1])
+    # Drawn at random, not the first or last images: every tenth of the set gives about 1/6.
+    per_tenth = np.bincount(val // 6000, minlength=10)
+    assert per_tenth.min() > 900 and per_tenth.max() < 1100
+
+
+def test_split_training_set_keeps_images_with_their_labels():
+    x, y = np.arange(50)[:, None] * 10, np.arange(50)
+    (x_fit, y_fit), (x_val, y_val) = split_training_set(x, y, holdout=10)
+    assert len(x_val) == 10 and len(x_fit) == 40
+    assert np.array_equal(x_fit[:, 0], 10 * y_fit) and np.array_equal(x_val[:, 0], 10 * y_val)
+    assert not set(y_fit) & set(y_val)
+
+
+@pytest.mark.parametrize("holdout", [0, 50, -1])
+def test_a_holdout_outside_the_set_is_refused(holdout):
+    with pytest.raises(DeepvisError, match="holdout must be between 1 and 49 images"):
+        validation_split(50, holdout)
+
+
+def test_holding_out_images_changes_the_key_and_the_default_keeps_it():
+    assert CAEConfig(holdout=0).key() == CAEConfig().key()
+    assert CAEConfig(holdout=10_000).key() != CAEConfig().key()

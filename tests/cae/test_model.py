@@ -128,6 +128,26 @@ def test_summary_text_is_keras_summary_without_row_rules():
     assert len(layers) == len(cae.encoder.layers)  # one row per layer, input included
 
 
+def test_summaries_side_by_side_keep_each_summary_whole_in_its_own_columns():
+    from deepvis.cae.model import NARROW_SUMMARY, summaries_side_by_side, summary_text
+
+    cae = build_cae(CAEConfig(filters=(16, 32, 64, 128), batch_norm=True, epochs=1))
+    parts = [summary_text(m, *NARROW_SUMMARY).splitlines() for m in (cae.encoder, cae.decoder)]
+    rows = summaries_side_by_side(cae.encoder, cae.decoder, gap=3).splitlines()
+    assert len(rows) == max(map(len, parts))  # as tall as the longer one
+    left_width = max(map(len, parts[0]))
+    left = [row[:left_width].rstrip() for row in rows]
+    right = [row[left_width + 3 :] for row in rows]
+    assert left[: len(parts[0])] == [line.rstrip() for line in parts[0]]
+    assert not any(left[len(parts[0]) :])  # blank under the shorter summary
+    assert right == parts[1]
+    # The narrow layout wraps no row: one row per layer, its full name on it
+    for part, model in zip(parts, (cae.encoder, cae.decoder), strict=True):
+        names = [line for line in part if line.startswith("│")]
+        assert len(names) == len(model.layers)
+    assert any("│ enc_conv1_bn (FusedBatchNorm) │" in row for row in rows)
+
+
 def _keras_and_fused_batch_norm(shape: tuple[int, ...]):
     """A Keras BatchNormalization and a FusedBatchNorm with the same random gamma,
     beta and moving statistics, built for `shape`."""

@@ -162,6 +162,7 @@ FINETUNE_REFERENCES = {
     "ssim": {SCRATCH: 0.601},
     "test_bce": {SCRATCH: 0.3350},
 }
+FINETUNE_TITLE = "Denoising CAE: validation quality against fine-tuning epochs"
 
 
 def images(n: int) -> np.ndarray:
@@ -200,12 +201,6 @@ FIGURES = {
         ),
         False,
     ),
-    "latent_scatter": (
-        lambda: plots.latent_scatter(
-            np.random.default_rng(0).normal(size=(300, 2)), np.arange(300) % 10, "CAE codes"
-        ),
-        True,
-    ),
     "latent_panels": (
         lambda: plots.latent_panels(
             {"CAE": np.random.default_rng(0).normal(size=(300, 2)), "PCA": np.ones((300, 2))},
@@ -228,11 +223,15 @@ FIGURES = {
             score_curve(),
             {"knn5": "5-NN accuracy", "trustworthiness_all": "trustworthiness (all test points)"},
             {"knn5": {"published": 0.734}, "trustworthiness_all": {"published": 0.970}},
+            label="this CAE, validation split",
             title="Latent quality against training epochs",
         ),
         True,
     ),
-    "finetune_curve": (lambda: plots.finetune_curve(finetune_frame(), FINETUNE_REFERENCES), True),
+    "finetune_curve": (
+        lambda: plots.finetune_curve(finetune_frame(), FINETUNE_REFERENCES, title=FINETUNE_TITLE),
+        True,
+    ),
 }
 
 
@@ -327,22 +326,6 @@ def test_image_rows_clip_noisy_values_and_refuse_what_cannot_be_legible():
         plots.image_rows({n: np.zeros((10, 28, 28)) for n in "abcd"}, np.arange(10), "four rows")
 
 
-def test_latent_scatter_colours_and_legend(labelled):
-    codes, labels = labelled
-    fig = plots.latent_scatter(codes, labels, "CAE codes")
-    (ax,) = fig.axes
-    assert ax.get_title() == "CAE codes"
-    assert (ax.get_xlabel(), ax.get_ylabel()) == plots.EMBEDDING_AXES
-    assert legend_texts(fig) == list(CLASS_NAMES)
-    (points,) = ax.collections
-    assert len(points.get_offsets()) == 200
-    # Each point has its class's colour: match points back to codes by position.
-    offsets, colours = points.get_offsets(), points.get_facecolors()
-    for point, colour in zip(offsets[:20], colours[:20], strict=True):
-        i = int(np.flatnonzero(np.all(codes == point, axis=1))[0])
-        assert matplotlib.colors.to_hex(colour) == plots.CLASS_COLORS[labels[i]]
-
-
 def test_latent_panels_share_sample_colours_and_labels(labelled):
     codes, labels = labelled
     fig = plots.latent_panels({"CAE": codes, "PCA": -codes}, labels, title="CAE | PCA")
@@ -351,6 +334,12 @@ def test_latent_panels_share_sample_colours_and_labels(labelled):
     assert legend_texts(fig) == list(CLASS_NAMES)
     left, right = (np.asarray(ax.collections[0].get_offsets()) for ax in fig.axes)
     np.testing.assert_allclose(left, -right)  # same points, same order in both panels
+    assert len(left) == 200
+    # Each point has its class's colour: match points back to codes by position.
+    colours = fig.axes[0].collections[0].get_facecolors()
+    for point, colour in zip(left[:20], colours[:20], strict=True):
+        i = int(np.flatnonzero(np.all(codes == point, axis=1))[0])
+        assert matplotlib.colors.to_hex(colour) == plots.CLASS_COLORS[labels[i]]
 
 
 def test_manifold_mosaic():
@@ -382,22 +371,26 @@ def test_budget_curve_draws_one_panel_per_score_with_its_references():
         score_curve(),
         {"knn5": "5-NN accuracy", "trustworthiness_all": "trustworthiness"},
         {"knn5": {"goal": 0.74, "published": 0.734}},
+        label="this CAE, validation split",
     )
     left, right = fig.axes
     assert left.get_ylabel() == "5-NN accuracy" and right.get_ylabel() == "trustworthiness"
     assert list(left.lines[0].get_xdata()) == [6, 16, 32]
     assert list(right.lines[0].get_xdata()) == [16, 32]  # the missing score is left out
-    assert legend_texts(fig) == ["this CAE", "goal", "published"]  # one legend for both panels
+    # One legend for both panels, the curve under the label it was given
+    assert legend_texts(fig) == ["this CAE, validation split", "goal", "published"]
     assert edge_labels(left) == ["0.740", "0.734"] and not right.child_axes
 
 
 def test_finetune_curve_has_three_panels_with_labelled_references():
     frame = finetune_frame()
-    fig = plots.finetune_curve(frame, FINETUNE_REFERENCES)
+    fig = plots.finetune_curve(frame, FINETUNE_REFERENCES, title=FINETUNE_TITLE)
     assert len(fig.axes) == 3
     assert all(ax.get_xlabel() == "fine-tuning epochs" for ax in fig.axes)
     assert ["PSNR" in fig.axes[0].get_ylabel(), "SSIM" in fig.axes[1].get_ylabel()] == [True] * 2
-    assert "BCE" in fig.axes[2].get_ylabel()
+    # The axis labels name no image set; the title says which one was scored
+    assert fig.axes[2].get_ylabel() == "BCE per pixel"
+    assert fig._suptitle.get_text() == FINETUNE_TITLE
     for ax, column in zip(fig.axes, ["psnr", "ssim", "test_bce"], strict=True):
         np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(6))
         np.testing.assert_allclose(ax.lines[0].get_ydata(), frame[column])
@@ -408,13 +401,12 @@ def test_finetune_curve_has_three_panels_with_labelled_references():
     assert legend_texts(fig) == ["fine-tuned from the plain CAE", SCRATCH]
     colours = {matplotlib.colors.to_hex(ax.lines[1].get_color()) for ax in fig.axes}
     assert len(colours) == 1  # the same reference in the same colour in every panel
-    assert fig._suptitle.get_text()
 
 
 def test_finetune_curve_keeps_its_epoch_ticks_apart():
     """Ten epochs in a narrow panel: whole-number ticks, about five of them, not all ten."""
     ten = finetune_frame().reindex(range(11)).interpolate().loc[1:]
-    fig = plots.finetune_curve({"4 epochs": ten.loc[:4], "10 epochs": ten})
+    fig = plots.finetune_curve({"4 epochs": ten.loc[:4], "10 epochs": ten}, title=FINETUNE_TITLE)
     fig.canvas.draw()
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
@@ -422,6 +414,6 @@ def test_finetune_curve_keeps_its_epoch_ticks_apart():
 
 
 def test_finetune_curve_without_references():
-    fig = plots.finetune_curve(finetune_frame())
+    fig = plots.finetune_curve(finetune_frame(), title=FINETUNE_TITLE)
     assert all(len(ax.lines) == 1 and not ax.child_axes for ax in fig.axes)
     assert legend_texts(fig) == ["fine-tuned from the plain CAE"]

@@ -110,3 +110,15 @@ def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
     for key, value in expected.items():
         assert values[key] == pytest.approx(value, abs=1e-3), key
     assert all(type(v) is float for v in values.values())
+
+
+def test_examples_take_the_first_image_of_seeded_random_classes():
+    labels = np.array([3, 1, 0, 1, 2, 3, 0, 2, 4, 4])
+    idx = quality.examples(labels, n=3, seed=0)
+    classes = labels[idx]
+    assert len(set(classes)) == 3 and list(classes) == sorted(classes)  # distinct, in order
+    for i, c in zip(idx, classes, strict=True):
+        assert i == np.flatnonzero(labels == c)[0]  # the first image of its class
+    np.testing.assert_array_equal(idx, quality.examples(labels, n=3, seed=0))
+    drawn = {tuple(labels[quality.examples(labels, n=3, seed=s)]) for s in range(10)}
+    assert len(drawn) > 1  # the seed chooses the classes

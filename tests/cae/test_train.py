@@ -237,3 +237,27 @@ def test_test_bce_is_the_loss_of_the_reconstructed_test_images(images):
     assert trained.summary()["test_bce"] == trained.test_bce
     # The CPU is the one that trained, recorded with the history (and so in the cache entry).
     assert history["cpu"] == trained.summary()["cpu"] == cpu_description()
+
+
+def test_held_out_images_are_never_trained_on(images, monkeypatch):
+    from dataclasses import replace
+
+    from deepvis.cae.config import validation_split
+
+    seen, build = [], train_mod.training_model
+
+    def spied(cae, config):  # the training model, with its `fit` inputs recorded
+        model = build(cae, config)
+        fit = model.fit
+
+        def recording_fit(x, *args, **kwargs):
+            seen.append(np.asarray(x))
+            return fit(x, *args, **kwargs)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(train_mod, "training_model", spied)
+    x_train, x_test = images
+    train_mod.train(replace(TINY, holdout=112, train_subset=None, epochs=1), x_train, x_test, 0)
+    np.testing.assert_array_equal(seen[0], x_train[validation_split(512, 112)[0]])

@@ -80,7 +80,16 @@ def test_score_and_run_rows_against_known_answers(project_home, monkeypatch):
         return trained
 
     monkeypatch.setattr("deepvis.cae.train.fit_or_load", fit_or_load)
-    monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: data)
+    # The test set plays no part: the screen trains on the training set without its validation
+    # split and scores on that split (here the known split's 100 and 40 images).
+    monkeypatch.setattr("deepvis.data.load_fashion_mnist", lambda: (data[0], (None, None)))
+    split = []
+
+    def split_training_set(x, y, holdout):
+        split.append(holdout)
+        return data
+
+    monkeypatch.setattr(variants, "split_training_set", split_training_set)
     out = project_home / "report" / "variants.json"
     variants.run(["16-32-64"], epochs=1, path=out)
     variants.run(["32-64-128"], epochs=1, path=out)
@@ -94,9 +103,11 @@ def test_score_and_run_rows_against_known_answers(project_home, monkeypatch):
     assert list(rows) == ["16-32-64", "32-64-128"] and list(rows["16-32-64"]) == ["1", "2"]
     assert rows["32-64-128"]["1"]["config"] == variants.variant_config("32-64-128", 1).key()
     assert rows["16-32-64"]["2"]["config"] == variants.variant_config("16-32-64", 2).key()
+    assert split == [variants.SCREEN_BASE["holdout"]] * 3 == [10_000] * 3
     for runs in rows.values():
         for saved in runs.values():
             assert saved["knn5"] == known.KNN5 and saved["params"] == 2 * 784
+            assert saved["scored_on"] == "validation"
 
 
 def test_levers_name_real_variants_and_effects_are_differences():
@@ -159,20 +170,47 @@ def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
 
     from deepvis.cae.config import CAEConfig
 
-    config = CAEConfig()  # the report's CAE outside quick mode
+    config = CAEConfig()  # the report's CAE outside quick mode, trained on all 60,000 images
     name = variants.matching(config)
-    # The same configuration, but for the batch-norm kernel: the screening ran Keras' layer.
+    # The same configuration, but trained without the validation split's images.
     screened = variants.variant_config(name, config.epochs)
-    assert screened == replace(config, fused_batch_norm=False)
+    assert screened == replace(config, holdout=10_000)
     assert screened.key() != config.key()
 
 
-def test_doublings_to_extrapolates_the_gain_per_doubling():
+def test_gain_per_doubling_is_the_average_gain_of_each_doubling():
     # 0.60 at 8 epochs, 0.66 at 32: two doublings gained 0.06, so 0.03 per doubling.
     curve = pd.DataFrame({"knn5": [0.60, 0.63, 0.66]}, index=pd.Index([8, 16, 32], name="epochs"))
-    assert variants.doublings_to(curve, 8, 0.75) == pytest.approx(3.0)  # 0.09 more: 3 doublings
-    assert variants.doublings_to(curve, 16, 0.75) == pytest.approx(3.0)  # same rate from 16
-    assert variants.doublings_to(curve, 8, 0.66) == pytest.approx(0.0)
-    assert variants.doublings_to(curve, 8, 0.63) == pytest.approx(-1.0)  # reached already
-    slower = curve.assign(trust=[0.90, 0.905, 0.91])
-    assert variants.doublings_to(slower, 8, 0.93, column="trust") == pytest.approx(4.0)
+    assert variants.gain_per_doubling(curve, 8) == pytest.approx(0.03)
+    assert variants.gain_per_doubling(curve, 16) == pytest.approx(0.03)  # one doubling, same rate
+    slower = curve.assign(trust=[0.90, 0.905, 0.91], bce=[0.33, 0.32, 0.31])
+    assert variants.gain_per_doubling(slower, 8, column="trust") == pytest.approx(0.005)
+    assert variants.gain_per_doubling(slower, 8, column="bce") == pytest.approx(-0.01)
+
+
+def test_noise_is_three_seed_standard_deviations_of_each_score():
+    spread = {m: {"std": s, "mean": 0.5} for m, s in [
+        ("latent.cae.knn5", 0.002), ("latent.cae.trustworthiness", 0.0006),
+        ("latent.cae.trustworthiness_all", 0.0004), ("cae.test_bce", 0.0001), ("dcae.psnr", 0.01)]}
+    got = variants.noise(spread)
+    assert got == pytest.approx({"knn5": 0.006, "trustworthiness": 0.0018,
+                                 "trustworthiness_all": 0.0012, "test_bce": 0.0003})
+
+
+def test_beyond_noise_marks_changes_at_least_their_threshold_in_size():
+    changes = pd.DataFrame({"knn5": [0.01, -0.007, 0.002], "test_bce": [-0.001, 0.0001, 0.0],
+                            "silhouette": [0.5, 0.5, 0.5]}, index=["a", "b", "c"])
+    real = variants.beyond_noise(changes, {"knn5": 0.006, "test_bce": 0.0003, "trust": 0.1})
+    assert list(real.columns) == ["knn5", "test_bce"]  # no threshold, no verdict; no column, none
+    assert real.knn5.tolist() == [True, True, False]
+    assert real.test_bce.tolist() == [True, False, False]
+
+
+def test_ties_are_the_rows_within_the_threshold_of_the_best_best_first():
+    frame = pd.DataFrame({"knn5": [0.670, 0.675, 0.650, 0.671, np.nan],
+                          "test_bce": [0.321, 0.320, 0.330, 0.3208, 0.3]},
+                         index=["a", "b", "c", "d", "e"])
+    assert variants.ties(frame, 0.006) == ["b", "d", "a"]  # "c" is 0.025 below; "e" unscored
+    assert variants.ties(frame, 0.001) == ["b"]
+    assert variants.ties(frame, 0.0005, column="test_bce") == ["e"]  # lower is better
+    assert variants.ties(frame.drop(index="e"), 0.001, column="test_bce") == ["b", "d"]

@@ -76,6 +76,18 @@ def test_text_table_keeps_the_text_verbatim(monkeypatch):
     assert meta["deepvis"]["kind"] == "tab"
 
 
+def test_text_table_sets_lines_too_wide_for_scriptsize_smaller(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw, metadata: shown.append(obj))
+    fits, wide = "x" * captions.SCRIPTSIZE_CHARS, "x" * (2 * captions.SCRIPTSIZE_CHARS)
+    for text in (fits, wide):
+        captions.text_table(text, label="s", caption="A summary.")
+    sizes = [bundle["text/latex"].split("]", 1)[0] for bundle in shown]
+    assert sizes[0] == "\\begin{Verbatim}[fontsize=\\scriptsize"
+    # Twice as long, half of scriptsize's 7 points: the longest line spans the text width
+    assert sizes[1] == "\\begin{Verbatim}[fontsize=\\fontsize{3.50pt}{4.02pt}\\selectfont"
+
+
 def test_a_figure_kept_here_is_marked_and_placed_H_in_the_latex(tmp_path, monkeypatch):
     """`here=True` marks the figure; the write-ups' LaTeX template then places it with ``H``
     (where it stands), every other figure with ``htbp``."""

@@ -4,7 +4,8 @@
 - `model`: the symmetric CAE (`build_cae`); `train`: training with a weight cache;
 - `noise`: the Gaussian noise of the denoising CAE; `quality`: PSNR, SSIM, BCE;
 - `latent`: the 2-D codes against PCA (one `Embedding` protocol for both);
-- `plots`: the figures; `variants`: the screening of CAE variants.
+- `plots`: the figures; `variants`: the screening of CAE variants;
+- `explorer`: the interactive map of the code planes in the HTML write-ups.
 
 The main names are importable from here (``from deepvis.cae import build_cae, cae_config``).
 They, and the modules above, load on first use (PEP 562), so ``import deepvis.cae.config``

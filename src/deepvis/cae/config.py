@@ -21,6 +21,8 @@ class CAEConfig:
     configuration's trained weights (trained first if not cached) instead of a random
     initialisation: the denoising CAE is the plain CAE fine-tuned on noisy inputs.
     ``train_subset``/``test_subset`` (None = all) take the first N images, for quick mode and tests.
+    ``holdout`` > 0 holds that many training images out of training (`validation_split`, fixed
+    by `VALIDATION_SEED`): the screens train on the rest and score on them (a validation split).
     The defaults are the best variant of the screening in `deepvis.cae.variants` (16-32-64-128 with
     batch-norm, batch 64, Adam 2e-3), trained longer. ``fused_batch_norm`` computes the same
     batch-norm by TensorFlow's fused kernel (faster; the screening ran Keras' layer).
@@ -44,6 +46,7 @@ class CAEConfig:
     test_subset: int | None = None
     precision: str = "float32"  # a Keras dtype policy: "float32" or "mixed_bfloat16"
     init_from: CAEConfig | None = None  # start from this configuration's trained weights
+    holdout: int = 0  # training images held out for validation (`validation_split`), never fit
 
     def key(self) -> str:
         """``<name>-<12 hex digits>``: a stable hash of every field.
@@ -76,7 +79,33 @@ class CAEConfig:
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 #: Fields added to `CAEConfig` later, with their defaults: left out of `key` at the default.
-LATER_FIELDS = {"precision": "float32", "init_from": None, "fused_batch_norm": False}
+LATER_FIELDS = {"precision": "float32", "init_from": None, "fused_batch_norm": False, "holdout": 0}
+
+
+#: The validation split of the screens (`deepvis.cae.variants`, `deepvis.cae.finetune`): this many
+#: of the 60,000 training images, drawn by `VALIDATION_SEED`, are never trained on; every choice
+#: is made on them, and the test set scores the final models once.
+VALIDATION_SIZE = 10_000
+VALIDATION_SEED = 0
+
+
+def validation_split(n: int, holdout: int = VALIDATION_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (int64, sorted) of the images trained on and of the `holdout` images held out,
+    among `n` training images (60,000 for the report's split): a permutation of ``range(n)`` by
+    `VALIDATION_SEED`, whose first `holdout` entries are held out."""
+    if not 0 < holdout < n:
+        raise DeepvisError(f"holdout must be between 1 and {n - 1} images, got {holdout}")
+    order = np.random.default_rng(VALIDATION_SEED).permutation(n)
+    return np.sort(order[holdout:]), np.sort(order[:holdout])
+
+
+def split_training_set(
+    x: np.ndarray, y: np.ndarray, holdout: int = VALIDATION_SIZE
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The training set as (fit images, fit labels), (validation images, validation labels):
+    `validation_split` of ``len(x)`` images."""
+    fit, val = validation_split(len(x), holdout)
+    return (x[fit], y[fit]), (x[val], y[val])
 
 
 #: Quick mode's training budget: a small subset and two epochs, everywhere.

@@ -233,9 +233,18 @@ def layer_shapes(cae: CAE) -> list[tuple[str, str, tuple[int, ...]]]:
     return rows
 
 
-def summary_text(model: keras.Model, line_length: int = 80) -> str:
-    """Keras' ``model.summary()`` as a string, `line_length` wide, without the rules between
-    its rows (half the lines, the same table).
+#: `summary_text`'s narrowest layout that wraps no row of the CAE's parts (names like
+#: "enc_conv1_bn (FusedBatchNorm)", shapes like "(None, 28, 28, 16)"): line length and Keras'
+#: column positions (fractions of the line).
+NARROW_SUMMARY: tuple[int, tuple[float, ...]] = (64, (0.5, 0.85, 1.0))
+
+
+def summary_text(
+    model: keras.Model, line_length: int = 80, positions: Sequence[float] | None = None
+) -> str:
+    """Keras' ``model.summary()`` as a string, `line_length` wide (its columns ending at
+    `positions`, fractions of the line; Keras' own by default), without the rules between its
+    rows (half the lines, the same table).
 
     Keras draws the summary with rich, whose console, inside a notebook, also displays an empty
     HTML block of its own: that display is swallowed here (IPython's `capture_output`), so the
@@ -244,9 +253,28 @@ def summary_text(model: keras.Model, line_length: int = 80) -> str:
 
     lines: list[str] = []
     with capture_output(stdout=False, stderr=False, display=True):
-        model.summary(line_length=line_length, print_fn=lambda line, **_: lines.append(line))
+        model.summary(
+            line_length=line_length,
+            positions=list(positions) if positions else None,
+            print_fn=lambda line, **_: lines.append(line),
+        )
     rows = "\n".join(lines).splitlines()
     return "\n".join(row for row in rows if not row.startswith("├"))
+
+
+def summaries_side_by_side(*models: keras.Model, gap: int = 2) -> str:
+    """The `summary_text` of each of `models` in the `NARROW_SUMMARY` layout, beside one
+    another (`gap` spaces apart), each padded to its widest line: the encoder's and the
+    decoder's summaries side by side take the height of the longer one only."""
+    line_length, positions = NARROW_SUMMARY
+    blocks = [summary_text(m, line_length, positions).splitlines() for m in models]
+    height = max(map(len, blocks))
+    columns = []
+    for block in blocks:
+        width = max(map(len, block))
+        padding = [" " * width] * (height - len(block))  # under the shorter summary
+        columns.append([line.ljust(width) for line in block] + padding)
+    return "\n".join((" " * gap).join(row).rstrip() for row in zip(*columns, strict=True))
 
 
 def mirror_table(cae: CAE) -> list[dict[str, str]]:

@@ -119,7 +119,7 @@ def loss_curves(
     references = references or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.7), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.2), layout="constrained")
     handles = [
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
@@ -298,31 +298,6 @@ def _class_handles() -> list[Line2D]:
     ]
 
 
-def latent_scatter(
-    codes: np.ndarray,
-    labels: np.ndarray,
-    title: str,
-    axis_labels: Sequence[str] = EMBEDDING_AXES,
-) -> Figure:
-    """A 2-D embedding, one point per image coloured by class, with a legend of class names
-    to the right of the plot.
-
-    `codes`: (N, 2) floats; `labels`: (N,) ints in 0..9.
-    """
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.7), layout="constrained")
-    _class_scatter(ax, codes, labels, axis_labels)
-    ax.set_title(title, fontsize=11)
-    fig.legend(
-        handles=_class_handles(),
-        loc="outside right center",
-        fontsize=LEGEND_SIZE,
-        title="class",
-        title_fontsize=LEGEND_SIZE,
-        frameon=False,
-    )
-    return fig
-
-
 def latent_panels(
     panels: Mapping[str, np.ndarray],
     labels: np.ndarray,
@@ -454,6 +429,8 @@ def budget_curve(
     curve: pd.DataFrame,
     columns: Mapping[str, str],
     references: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    label: str,
     title: str = "",
 ) -> Figure:
     """Scores against training epochs (log scale: equal steps per doubling), one panel per
@@ -461,10 +438,11 @@ def budget_curve(
 
     `curve`: indexed by epochs; `columns`: column -> axis label, one panel each, in order.
     `references`: column -> {label: value}, dashed horizontal lines in that panel, their values
-    (3 decimals) at its right edge. One legend under the panels.
+    (3 decimals) at its right edge. `label`: the curve's legend entry, which says what was
+    trained and on which images it is scored. One legend under the panels.
     """
     fig, axes = _score_panels(
-        {"this CAE": curve},
+        {label: curve},
         {c: (label, "{:.3f}") for c, label in columns.items()},
         references or {},
         height=2.9,
@@ -480,24 +458,27 @@ def budget_curve(
     return fig
 
 
-#: `finetune_curve`'s columns: axis label and the format of a reference value.
+#: `finetune_curve`'s columns: axis label and the format of a reference value. The labels
+#: name no image set: `finetune_curve`'s title says which one the scores are on.
 FINETUNE_SCORES: dict[str, tuple[str, str]] = {
     "psnr": ("mean PSNR (dB)", "{:.2f} dB"),
     "ssim": ("mean SSIM", "{:.3f}"),
-    "test_bce": ("test BCE per pixel", "{:.4f}"),
+    "test_bce": ("BCE per pixel", "{:.4f}"),
 }
 
 
 def finetune_curve(
     curves: pd.DataFrame | Mapping[str, pd.DataFrame],
     references: Mapping[str, Mapping[str, float]] | None = None,
-    title: str = "Denoising CAE fine-tuned from the trained plain CAE: test quality per epoch",
+    *,
+    title: str,
 ) -> Figure:
-    """The denoising CAE's test quality against the epochs of fine-tuning the plain CAE.
+    """The denoising CAE's quality against the epochs of fine-tuning the plain CAE.
 
     `curves`: one frame, or label -> frame for several fine-tuning runs; each frame's index =
     fine-tuning epochs 0..N (int; 0 is the plain CAE itself), columns ``psnr`` (dB), ``ssim``
-    and ``test_bce`` (BCE per pixel against the clean images), one panel each.
+    and ``test_bce`` (BCE per pixel against the clean images), one panel each, whichever noisy
+    images (validation or test) they were measured on: `title` says which.
     `references`: column -> {label: value}, e.g. ``{"psnr": {"trained from scratch, 16 epochs":
     15.68}}``: a dashed line in that panel, its value written at the panel's right edge
     ("15.68 dB"), its label in the legend (use the same label in every panel).

@@ -99,6 +99,17 @@ def predict(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
+#: Seed of the classes whose test images Steps 2 and 3 show (`examples`).
+EXAMPLES_SEED = 3
+
+
+def examples(labels: np.ndarray, n: int = 6, seed: int = EXAMPLES_SEED) -> np.ndarray:
+    """Indices of the first image of each of `n` classes drawn at random (by `seed`) from the
+    classes of `labels`, in class order: the same test images in every figure of examples."""
+    classes = np.sort(np.random.default_rng(seed).choice(np.unique(labels), n, replace=False))
+    return np.array([np.flatnonzero(labels == c)[0] for c in classes])
+
+
 #: The rows of the denoising comparison, by the key its headline numbers are stored under.
 DENOISING_ROWS = {
     "noisy": "noisy input",

@@ -27,7 +27,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from deepvis.cae.config import REPORT_MODELS, CAEConfig, cae_config, denoising_config
+from deepvis.cae.config import (
+    REPORT_MODELS,
+    CAEConfig,
+    cae_config,
+    denoising_config,
+    validation_split,
+)
 from deepvis.cae.model import CAE, build_cae
 from deepvis.cae.noise import noisy_test_set
 from deepvis.config import cpu_description, paths, shown
@@ -191,11 +197,15 @@ def train(
     of that configuration on the same data). `x_train`, `x_test`: float32 (N, 28, 28, 1) in [0, 1].
     One `fit` call for all epochs, data reshuffled every epoch. The test loss is measured on
     `x_test` after every epoch (on its fixed noisy copy, `noise.noisy_test_set`, for a denoising
-    configuration). `verbose` is Keras'; `callbacks` are added to `fit`'s.
+    configuration). With ``config.holdout``, `x_train` must be the whole training set: its
+    validation images (`config.validation_split`) are dropped before training, and the caller
+    passes them as `x_test`. `verbose` is Keras'; `callbacks` are added to `fit`'s.
     """
     start = None
     if config.init_from is not None:
         start = fit_or_load(config.init_from, x_train, x_test, verbose=0).autoencoder.get_weights()
+    if config.holdout:  # the validation images are never trained on
+        x_train = x_train[validation_split(len(x_train), config.holdout)[0]]
     x_train, x_test = _subset(x_train, config.train_subset), _subset(x_test, config.test_subset)
     seed_everything(config.seed)
     cae = build_cae(config)

@@ -1,14 +1,16 @@
 """What helps a 2-D bottleneck: a screening of CAE variants on a short, equal training budget.
 
 ``python -m deepvis.cae.variants [NAME ...] [--epochs N]`` trains each named variant of
-`VARIANTS` (all of them by default) for N epochs (`SCREEN_EPOCHS` by default) on the full
-training set, caches it like every CAE, scores its latent plane and its reconstructions, and
-merges one row per variant and budget into ``report/variants.json`` (written after every
-variant, atomically). Exercise 1's appendix (notebook 05_cae_analyses) shows the table at the
-screening budget (`table`) and the scores of one variant against its budget (`curve`).
-Variants are cached under the report CAE's name. The screening ran Keras' batch-norm layer
-(``fused_batch_norm=False``); the report's CAE computes the same function with the fused kernel,
-so `matching` finds its variant, but the variant's cached weights are not the report's.
+`VARIANTS` (all of them by default) for N epochs (`SCREEN_EPOCHS` by default) on the 50,000
+training images outside the validation split (`deepvis.cae.config.validation_split`), caches it
+like every CAE, scores its latent plane on the 10,000 validation images (kNN from the codes of
+the 50,000), and merges one row per variant and budget into ``report/variants.json`` (written
+after every variant, atomically; each row names the split that scored it, `SCORED_ON`). The
+test set plays no part. Exercise 1's appendix (notebook 05_cae_analyses) shows the table at the
+screening budget (`table`) and the scores of one variant against its budget (`curve`); `noise`
+turns the spread of ``report/seeds.json`` into the smallest difference read as an effect.
+Variants are cached under the report CAE's name; `matching` finds the variant of a
+configuration trained on all 60,000 images.
 A variant is a set of `CAEConfig` overrides, so it stays within the assignment's rules: the same
 symmetric Conv -> MaxPool / Conv -> UpSampling template with a 2-neuron dense bottleneck.
 """
@@ -18,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from deepvis.cae.config import CAEConfig
+from deepvis.cae.config import VALIDATION_SIZE, CAEConfig, split_training_set
 from deepvis.config import paths
 from deepvis.errors import DeepvisError, cli_errors
 from deepvis.files import atomic_write_json
@@ -35,13 +38,17 @@ SCREEN_EPOCHS = 6
 #: The cache name of every variant: that of the report's CAE (`cae_config`).
 CACHE_NAME = "cae"
 
+#: What scored every row of the screening (recorded in each row as ``scored_on``).
+SCORED_ON = "validation"
+
 #: The screening's starting point, spelled out so that it does not move with the defaults of
-#: `CAEConfig` (which are the screening's winner): plain 16-32-64, batch 256, Adam 1e-3. The
-#: screening ran Keras' batch-norm layer (``fused_batch_norm=False``), before the fused kernel.
+#: `CAEConfig` (which are the screening's winner): plain 16-32-64, batch 256, Adam 1e-3, trained
+#: without the validation split's images.
 SCREEN_BASE = dict(
+    holdout=VALIDATION_SIZE,
     filters=(16, 32, 64),
     batch_norm=False,
-    fused_batch_norm=False,
+    fused_batch_norm=True,
     dropout=0.0,
     bottleneck_activation=None,
     batch_size=256,
@@ -113,6 +120,20 @@ SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
 #: Dense-512 layers around the code, BCE only, 50 epochs, batch 256. Keys as in `curve`.
 PUBLISHED_AE = {"knn5": 0.734, "trustworthiness_all": 0.970}
 
+#: A difference between two single runs smaller than this many standard deviations of the
+#: seeds' spread (``report/seeds.json``) is read as noise: a difference of two runs spreads
+#: about √2 times as much as one run, so this is about two of its standard deviations.
+NOISE_STDS = 3
+
+#: Score (a column of `table` and `curve`) -> the metric of ``report/seeds.json`` whose spread
+#: over seeds sets its noise (`noise`). The silhouette has none.
+SEED_METRICS = {
+    "knn5": "latent.cae.knn5",
+    "trustworthiness": "latent.cae.trustworthiness",
+    "trustworthiness_all": "latent.cae.trustworthiness_all",
+    "test_bce": "cae.test_bce",
+}
+
 #: Results: variant name -> str(epochs) -> that run's row (scores, ``config`` key, speed, size).
 Results = dict[str, dict[str, dict]]
 
@@ -138,8 +159,8 @@ def table(results: Results, epochs: int = SCREEN_EPOCHS) -> pd.DataFrame:
 
 def curve(results: Results, name: str) -> pd.DataFrame:
     """Variant `name`'s scores against its training budget: one row per number of epochs it was
-    run for (ascending), with the columns of `SCORES`, ``trustworthiness_all`` (on all test
-    points; missing for rows scored before it existed) and ``seconds_per_epoch``."""
+    run for (ascending), with the columns of `SCORES`, ``trustworthiness_all`` (on all the
+    scored images; NaN where a row lacks it) and ``seconds_per_epoch``."""
     rows = {int(epochs): row for epochs, row in results.get(name, {}).items()}
     frame = pd.DataFrame.from_dict(
         dict(sorted(rows.items())),
@@ -150,17 +171,15 @@ def curve(results: Results, name: str) -> pd.DataFrame:
     return frame
 
 
-def doublings_to(curve: pd.DataFrame, start: int, target: float, column: str = "knn5") -> float:
-    """How many more doublings of the training budget, beyond the longest run of `curve`, would
-    bring `column` to `target`, if every doubling kept gaining what the doublings from `start`
-    epochs to the longest run gained on average (a straight line in log2 of the epochs).
+def gain_per_doubling(curve: pd.DataFrame, start: int, column: str = "knn5") -> float:
+    """What each doubling of the training budget gained in `column`, on average, from `start`
+    epochs to the longest run of `curve` (a straight line in log2 of the epochs).
 
     `curve`: the frame of `curve` (indexed by epochs, ascending), with a row at `start` epochs.
-    Returns a float; negative when the longest run is past `target` already.
+    Dividing a gap by it gives the doublings that would close the gap at that rate.
     """
     at, last = float(curve.loc[start, column]), float(curve[column].iloc[-1])
-    per_doubling = (last - at) / np.log2(curve.index[-1] / start)
-    return (target - last) / per_doubling
+    return (last - at) / np.log2(curve.index[-1] / start)
 
 
 def effects(results: Results) -> pd.DataFrame:
@@ -182,6 +201,32 @@ def effects(results: Results) -> pd.DataFrame:
     return frame
 
 
+def noise(spread: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Score -> the smallest difference between two single runs read as an effect:
+    `NOISE_STDS` standard deviations of its metric over the seeds (`SEED_METRICS`).
+
+    `spread`: metric -> {"std": ..., ...}, the ``spread`` of ``report/seeds.json``
+    (`deepvis.cae.seeds.load`).
+    """
+    return {score: NOISE_STDS * spread[metric]["std"] for score, metric in SEED_METRICS.items()}
+
+
+def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
+    """Which changes of `changes` (e.g. `effects`) are effects: True where a change is at least
+    its column's threshold in size. One column per score of `thresholds` (`noise`) that
+    `changes` has."""
+    columns = [c for c in thresholds if c in changes.columns]
+    return changes[columns].abs() >= pd.Series(thresholds)[columns]
+
+
+def ties(frame: pd.DataFrame, threshold: float, column: str = "knn5") -> list[str]:
+    """The rows of `frame` (e.g. `table`) whose `column` is within `threshold` of the best
+    (highest; lowest for ``test_bce``), best first: those that no difference beyond the noise
+    separates from the best."""
+    scores = frame[column].dropna().sort_values(ascending=column == "test_bce")
+    return [name for name, v in scores.items() if abs(v - scores.iloc[0]) < threshold]
+
+
 def variant_config(name: str, epochs: int = SCREEN_EPOCHS) -> CAEConfig:
     """The `CAEConfig` of variant `name` (a key of `VARIANTS`) at the screening budget."""
     if name not in VARIANTS:
@@ -190,10 +235,10 @@ def variant_config(name: str, epochs: int = SCREEN_EPOCHS) -> CAEConfig:
 
 
 def matching(config: CAEConfig) -> str | None:
-    """The variant that `config` trains (ignoring its name, epochs, subsets and which kernel
-    computes its batch-norm), or None."""
+    """The variant that `config` trains (ignoring its name, epochs, subsets and held-out
+    images), or None."""
     plain = replace(
-        config, name=CACHE_NAME, train_subset=None, test_subset=None, fused_batch_norm=False
+        config, name=CACHE_NAME, train_subset=None, test_subset=None, holdout=VALIDATION_SIZE
     )
     for name in VARIANTS:
         if variant_config(name, config.epochs) == plain:
@@ -213,15 +258,16 @@ def load_results(path: Path | None = None) -> Results:
 
 
 def score(trained, data) -> dict[str, float]:
-    """Scores of one trained variant: Step 4's latent metrics (`latent.embedding_scores`),
-    speed and size.
+    """Scores of one trained variant: Step 4's latent metrics (`latent.embedding_scores`; its
+    ``test_bce`` is on the scored images), speed and size.
 
-    `trained`: a `deepvis.cae.train.TrainedCAE`; `data`: ``load_fashion_mnist()``'s two pairs.
+    `trained`: a `deepvis.cae.train.TrainedCAE`; `data`: (images, labels) of the images it was
+    trained on, then of those it is scored on (`config.split_training_set` for the screening).
     """
     from deepvis.cae.latent import CAEEmbedding, embedding_scores
 
-    (x_train, y_train), (x_test, y_test) = data
-    scores = embedding_scores(CAEEmbedding.of(trained), x_train, y_train, x_test, y_test)
+    (x_fit, y_fit), (x_val, y_val) = data
+    scores = embedding_scores(CAEEmbedding.of(trained), x_fit, y_fit, x_val, y_val)
     return scores | {
         "epochs": len(trained.history["loss"]),
         "seconds_per_epoch": trained.seconds_per_epoch,
@@ -237,14 +283,15 @@ def run(names: list[str], epochs: int = SCREEN_EPOCHS, path: Path | None = None)
 
     path = path or results_path()
     configs = {name: variant_config(name, epochs) for name in names}
-    data = load_fashion_mnist()
-    (x_train, _), (x_test, _) = data
+    (x_train, y_train), _ = load_fashion_mnist()  # the test set plays no part
     for i, (name, config) in enumerate(configs.items(), start=1):
         print(f"[{i}/{len(configs)}] {name}", flush=True)
-        row = score(fit_or_load(config, x_train, x_test, verbose=2), data)
+        data = split_training_set(x_train, y_train, config.holdout)
+        row = score(fit_or_load(config, x_train, data[1][0], verbose=2), data)
         print("  " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         results = load_results(path)
-        results.setdefault(name, {})[str(epochs)] = {"config": config.key(), **row}
+        row = {"config": config.key(), "scored_on": SCORED_ON, **row}
+        results.setdefault(name, {})[str(epochs)] = row
         atomic_write_json(path, results)
 
 

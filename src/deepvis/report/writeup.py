@@ -15,7 +15,9 @@ Each notebook belongs to an exercise by its number (`EXERCISES`). Cell tags plac
 - ``code``: the closing "Code" section (after the appendix, on a page of its own);
 - ``remove-cell`` / ``remove-output``: left out of the write-up, or only their outputs
   (nbconvert's `TagRemovePreprocessor`); notebook-only material such as set-up cells;
-- ``html-only``: the title and contents cells, which the LaTeX template makes itself.
+- ``html-only``: left out of the PDF: the title and contents cells, which the LaTeX template
+  makes itself, and what only a browser shows (the code-plane explorers of
+  `deepvis.cae.explorer` and the sentence about them).
 
 Other cells keep their order. Stderr outputs are always dropped. The notebooks write their
 sections as ``##`` (Step 1, ...) and ``###`` headings; the combined report adds one ``#``
@@ -79,7 +81,7 @@ EXERCISES = (
             "Step 3: a denoising CAE",
             "Step 4: the 2-D latent space against PCA",
         ),
-        (8, 1),
+        (6, 1),
     ),
     Exercise(
         "exercise2",
@@ -92,7 +94,7 @@ EXERCISES = (
             "Step 4: importance weights and the Grad-CAM map",
             "Step 5: saliency maps of the top-3 classes",
         ),
-        (6, 2),
+        (5, 1),
     ),
 )
 #: The write-up with both exercises.
