@@ -84,12 +84,6 @@ class TrainedCAE:
         return float(np.mean(self.history["seconds"]))
 
     @property
-    def test_loss_rises(self) -> list[int]:
-        """The epochs (1-based) after which the test loss was higher than after the one before."""
-        losses = self.history["val_loss"]
-        return [e + 2 for e, (a, b) in enumerate(zip(losses, losses[1:], strict=False)) if b > a]
-
-    @property
     def cpu(self) -> str:
         """The CPU that trained it, as `deepvis.config.cpu_description` gave it at training time
         (``"CPU not recorded"`` for an entry cached before the CPU was recorded): the seconds

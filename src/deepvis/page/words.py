@@ -1,5 +1,5 @@
-"""English for the sentences the notebooks write from their results: lists, numbered nouns and
-indefinite articles, so that a generated sentence reads as a written one."""
+"""English for the sentences the notebooks write from their results: lists and indefinite
+articles, so that a generated sentence reads as a written one."""
 
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ def listed(items: Iterable[object]) -> str:
     if len(items) < 2:
         return "".join(items)
     return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def numbered(noun: str, numbers: Iterable[int]) -> str:
-    """`noun` with its numbers, plural for more than one: ``numbered("epoch", [9])`` is
-    ``"epoch 9"``, ``numbered("epoch", [4, 5])`` is ``"epochs 4 and 5"``."""
-    numbers = list(numbers)
-    if not numbers:
-        raise ValueError(f"numbered({noun!r}, ...) needs at least one number")
-    return f"{noun}{'s' if len(numbers) > 1 else ''} {listed(numbers)}"
 
 
 def with_article(noun: str) -> str:
