@@ -315,7 +315,7 @@ aria-describedby="{ident}-description"></canvas>
 <p class="dv-caption">Test image, {LEVELS} grey levels</p>
 <canvas class="dv-test" width="{SIDE}" height="{SIDE}" role="img" \
 aria-label="no test image chosen yet"></canvas>
-<p class="dv-readout"><span class="dv-test-class">none yet</span><br>\
+<p class="dv-readout"><span class="dv-test-class">point at a dot</span><br>\
 <span class="dv-test-code"></span><br><span class="dv-test-index"></span></p>
 <p class="dv-caption">{esc(p.decoder[0].upper() + p.decoder[1:])} at the click</p>
 <canvas class="dv-decoded" width="{SIDE}" height="{SIDE}" role="img" \
