@@ -9,6 +9,22 @@ import pytest
 N_CLASSES = 5
 
 
+class StandInNet:
+    """Stand-in for `deepvis.gradcam.imagenet.ImageNetModel` around a toy ``model`` taking
+    ``size`` x ``size`` images at ``layer``: 'preprocess' scales [0, 255] to [0, 1]."""
+
+    def __init__(self, model, layer: str, size: int) -> None:
+        self.model, self.layer, self.input_size = model, layer, size
+
+    def preprocess(self, images):
+        return np.asarray(images, np.float32) / 255.0
+
+    def prepare(self, images):
+        from deepvis.gradcam import evaluation
+
+        return self.preprocess(evaluation.network_images(self, images))
+
+
 def tiny_model(activation: str | None = None, seed: int = 0) -> keras.Model:
     """conv (6x6x4, ReLU) -> global average pooling -> Dense(5)."""
     keras.utils.set_random_seed(seed)

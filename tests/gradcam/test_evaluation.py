@@ -16,25 +16,10 @@ import pytest
 
 from deepvis.gradcam import evaluation
 from deepvis.gradcam.core import GradCAM
+from tests.gradcam.conftest import StandInNet
 
 SIZE = 24
 PATCH = (slice(4, 12), slice(12, 20))  # 8 x 8 = 64 of 576 pixels (11 %)
-
-
-class _Net:
-    """Stand-in for ImageNetModel at SIZE: 'preprocess' scales [0, 255] to [0, 1]."""
-
-    input_size = SIZE
-
-    def __init__(self, model, layer="masked"):
-        self.model = model
-        self.layer = layer
-
-    def preprocess(self, images):
-        return np.asarray(images, np.float32) / 255.0
-
-    def prepare(self, images):
-        return self.preprocess(evaluation.network_images(self, images))
 
 
 def patch_model() -> keras.Model:
@@ -102,7 +87,7 @@ def test_grad_cam_of_the_toy_marks_the_patch(toy, image):
 
 
 def test_deletion_and_insertion_rank_the_perfect_map_first(toy, image):
-    net, cam = _Net(toy), GradCAM(toy, "masked")
+    net, cam = StandInNet(toy, "masked", SIZE), GradCAM(toy, "masked")
     cls = np.array([0])
     good = patch_map()[None]
     dele, ins = evaluation.deletion_insertion(cam, net, image, good, cls, steps=8)
@@ -124,7 +109,7 @@ def test_deletion_and_insertion_rank_the_perfect_map_first(toy, image):
 
 
 def test_road_morf_falls_faster_than_lerf(toy, image):
-    net, cam = _Net(toy), GradCAM(toy, "masked")
+    net, cam = StandInNet(toy, "masked", SIZE), GradCAM(toy, "masked")
     morf, lerf = evaluation.road(cam, net, image, patch_map()[None], np.array([0]), [0.2])
     # MoRF imputes the patch from its dark surroundings: a large drop; LeRF removes only
     # background pixels, which the class score ignores: no change.
@@ -134,7 +119,7 @@ def test_road_morf_falls_faster_than_lerf(toy, image):
 
 def test_evaluate_puts_the_perfect_map_ahead_of_the_random_baseline(toy, image):
     """Through `evaluate`, with the toy's own Grad-CAM maps (which mark the patch)."""
-    net = _Net(toy)
+    net = StandInNet(toy, "masked", SIZE)
     img = np.uint8(image)
     table = evaluation.evaluate(
         net, [img], methods=["gradcam"], top=1, steps=8, sanity_steps=1, random_draws=3
@@ -149,7 +134,7 @@ def test_evaluate_puts_the_perfect_map_ahead_of_the_random_baseline(toy, image):
 
 
 def test_sanity_column_is_the_absolute_rho(monkeypatch, toy, image):
-    net = _Net(toy)
+    net = StandInNet(toy, "masked", SIZE)
     monkeypatch.setattr(
         evaluation, "sanity_correlations", lambda *a, **k: {"gradcam": np.array([-0.6])}
     )

@@ -23,6 +23,7 @@ from deepvis.errors import DeepvisError
 from deepvis.gradcam import evaluation, pointing
 from deepvis.gradcam import faithfulness as faith
 from deepvis.gradcam.core import GradCAM
+from tests.gradcam.conftest import StandInNet
 
 SIZE = 24
 GRID = (6, 6)
@@ -30,22 +31,6 @@ REGION = (slice(4, 12), slice(12, 20))  # grid cells rows 1-2, columns 3-4; 64 o
 SHARE = 64 / SIZE**2
 SCALE = 16.0
 MEAN_BRIGHTNESS = float(evaluation.MEAN_RGB.mean()) / 255.0
-
-
-class _Net:
-    """Stand-in for ImageNetModel at SIZE: 'preprocess' scales [0, 255] to [0, 1]."""
-
-    input_size = SIZE
-    layer = "grid"
-
-    def __init__(self, model):
-        self.model = model
-
-    def preprocess(self, images):
-        return np.asarray(images, np.float32) / 255.0
-
-    def prepare(self, images):
-        return self.preprocess(evaluation.network_images(self, images))
 
 
 def region_model() -> keras.Model:
@@ -68,7 +53,7 @@ def region_model() -> keras.Model:
 
 @pytest.fixture(scope="module")
 def net():
-    return _Net(region_model())
+    return StandInNet(region_model(), "grid", SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from skimage.metrics import structural_similarity
 from deepvis.errors import DeepvisError
 from deepvis.gradcam.core import EPS, GradCAM
 from deepvis.gradcam.guided import GuidedBackprop
-from deepvis.gradcam.methods import METHODS
+from deepvis.gradcam.methods import CAM_METHODS, METHODS
 
 #: The input-gradient explanations `CamMaps` follows besides the CAM methods: name -> title.
 GUIDED = {"guided_backprop": "Guided Backprop", "guided_gradcam": "Guided Grad-CAM"}
@@ -35,16 +35,7 @@ GUIDED = {"guided_backprop": "Guided Backprop", "guided_gradcam": "Guided Grad-C
 #: per live channel and image: about 45 s a step for 5 images at Lite0's ``top_activation``,
 #: 1280 channels, on 2 shared AMD EPYC cores, against about 1 s for all the methods here) and
 #: the counterfactual map (evidence against the class), then both guided explanations.
-SANITY_METHODS: tuple[str, ...] = (
-    "gradcam",
-    "gradcam++",
-    "xgradcam",
-    "hirescam",
-    "layercam",
-    "eigencam",
-    "guided_backprop",
-    "guided_gradcam",
-)
+SANITY_METHODS: tuple[str, ...] = (*(m for m in CAM_METHODS if m != "scorecam"), *GUIDED)
 #: The two ways of re-initialising: all groups down to the step's (cumulative), or its alone.
 VARIANTS = ("cascade", "independent")
 
