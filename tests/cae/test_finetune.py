@@ -86,17 +86,6 @@ def test_final_scores_are_each_budgets_last_epoch_in_budget_order():
     assert ends.loc[6, "test_bce"] == pytest.approx(0.5 - 0.157)
 
 
-def test_shortest_budget_within_a_tolerance_of_the_best_run():
-    runs = {4: _run([10.0, 15.0, 15.3, 15.5, 15.58]), 10: _run([10.0] + [15.68] * 10),
-            6: _run([10.0, 15.0, 15.3, 15.5, 15.6, 15.62, 15.66])}
-    assert finetune.shortest_budget(runs, 0.01) == 10  # the 6-epoch run ends 0.02 dB below
-    assert finetune.shortest_budget(runs, 0.03) == 6
-    assert finetune.shortest_budget(runs, 0.5) == 4
-    assert finetune.shortest_budget(runs, 0.019) == 10
-    assert finetune.shortest_budget(runs, 0.0) == 10  # the best run itself
-    assert finetune.shortest_budget({}, 0.03) is None
-
-
 def test_the_from_scratch_scores_say_how_to_make_them_when_missing(tmp_path):
     from deepvis.cae import finetune
     from deepvis.errors import DeepvisError

@@ -302,3 +302,13 @@ def test_class_spread_is_the_interquartile_range_per_class_and_dimension():
     spread = class_spread(codes, labels)
     assert spread.loc[CLASS_NAMES[0]].tolist() == [2.0, 20.0]  # 75th minus 25th percentile
     assert spread.loc[CLASS_NAMES[1]].tolist() == [0.0, 0.0]
+
+
+def test_pixel_accuracy_is_the_share_read_as_the_true_class():
+    (x_train, y_train), _ = known.known_split()
+    coat, shirt = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Shirt")
+    # The same two copies as above: labelled (coat, coat) one of two is read right; labelled
+    # (shirt, coat) both are.
+    images = np.stack([x_train[y_train == shirt][0], x_train[y_train == coat][0]])
+    assert latent.pixel_accuracy(x_train, y_train, images, np.array([coat, coat])) == 0.5
+    assert latent.pixel_accuracy(x_train, y_train, images, np.array([shirt, coat])) == 1.0

@@ -110,7 +110,7 @@ def test_run_writes_every_embedding_and_the_file_reads_back(split, tmp_path, cap
     ]
     assert frame.loc["UMAP", "knn5"] == saved["UMAP"]["scores"]["knn5"]
     assert frame.loc["UMAP", "seconds"] == saved["UMAP"]["seconds"]
-    assert frame.loc["CAE", "seconds"] == pytest.approx(saved["CAE"]["seconds"] + 6.0)
+    assert frame.loc["CAE", "seconds"] == saved["CAE"]["seconds"]  # encoding only, not training
     assert frame.loc["t-SNE, published", "knn5"] == 0.804
     assert frame.loc["AE, published", "trustworthiness_all"] == 0.970
     assert np.isnan(frame.loc["UMAP, published", "trustworthiness"])

@@ -109,6 +109,19 @@ def test_score_and_run_rows_against_known_answers(project_home, monkeypatch):
             assert saved["knn5"] == known.KNN5 and saved["params"] == 2 * 784
             assert saved["scored_on"] == "validation"
 
+    # run_seeds(): the repeated variant with each seed, one row per seed, merged.
+    fitted.clear()
+    seeds_out = project_home / "report" / "screen_seeds.json"
+    variants.run_seeds((0, 1), name="16-32-64", path=seeds_out)
+    content = variants.run_seeds((2,), name="16-32-64", path=seeds_out)
+    assert fitted == [((16, 32, 64), variants.SCREEN_EPOCHS, 100, 40)] * 3
+    assert content == variants.load_seeds(seeds_out)
+    assert (content["variant"], content["epochs"], content["scored_on"]) == (
+        "16-32-64", variants.SCREEN_EPOCHS, "validation")
+    assert list(content["seeds"]) == ["0", "1", "2"]
+    keys = [row["config"] for row in content["seeds"].values()]
+    assert keys[0] == variants.variant_config("16-32-64").key() and len(set(keys)) == 3
+
 
 def test_levers_name_real_variants_and_effects_are_differences():
     for _, without, with_ in variants.LEVERS:
@@ -176,6 +189,7 @@ def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
     screened = variants.variant_config(name, config.epochs)
     assert screened == replace(config, holdout=10_000)
     assert screened.key() != config.key()
+    assert name == variants.REPEATED  # the seeds of the screen repeat the report's configuration
 
 
 def test_gain_per_doubling_is_the_average_gain_of_each_doubling():
@@ -188,13 +202,26 @@ def test_gain_per_doubling_is_the_average_gain_of_each_doubling():
     assert variants.gain_per_doubling(slower, 8, column="bce") == pytest.approx(-0.01)
 
 
-def test_noise_is_three_seed_standard_deviations_of_each_score():
-    spread = {m: {"std": s, "mean": 0.5} for m, s in [
-        ("latent.cae.knn5", 0.002), ("latent.cae.trustworthiness", 0.0006),
-        ("latent.cae.trustworthiness_all", 0.0004), ("cae.test_bce", 0.0001), ("dcae.psnr", 0.01)]}
-    got = variants.noise(spread)
-    assert got == pytest.approx({"knn5": 0.006, "trustworthiness": 0.0018,
-                                 "trustworthiness_all": 0.0012, "test_bce": 0.0003})
+def test_noise_is_three_sample_standard_deviations_of_each_score_over_the_seeds():
+    # knn5 0.670, 0.672, 0.674: sample std 0.002, so 0.006; bce 0.3208, 0.3210, 0.3212: 0.0006.
+    runs = {str(seed): {"knn5": k, "trustworthiness": 0.95, "trustworthiness_all": t,
+                        "test_bce": b, "silhouette": seed}
+            for seed, k, t, b in [(0, 0.670, 0.96, 0.3208), (1, 0.672, 0.96, 0.3210),
+                                  (2, 0.674, 0.96, 0.3212)]}
+    got = variants.noise(runs)
+    assert got == pytest.approx({"knn5": 0.006, "trustworthiness": 0.0,
+                                 "trustworthiness_all": 0.0, "test_bce": 0.0006})
+    with pytest.raises(DeepvisError, match="at least 2 seeds, got 1.*--seeds"):
+        variants.noise({"0": runs["0"]})
+    # The final models' seeds (report/seeds.json) name their scores by metric.
+    final = {seed: {variants.SEED_METRICS[k]: v for k, v in row.items() if k != "silhouette"}
+             for seed, row in runs.items()}
+    assert variants.noise(final, variants.SEED_METRICS) == pytest.approx(got)
+
+
+def test_missing_screen_seeds_say_how_to_make_them(tmp_path):
+    with pytest.raises(DeepvisError, match="screen_seeds.json not found.*--seeds"):
+        variants.load_seeds(tmp_path / "screen_seeds.json")
 
 
 def test_beyond_noise_marks_changes_at_least_their_threshold_in_size():

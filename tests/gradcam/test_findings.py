@@ -139,12 +139,12 @@ def test_most_counterfactual_is_the_image_with_the_most_evidence_against():
 @pytest.mark.parametrize(
     ("y", "x", "expected"),
     [
-        (0, 0, "top left (row 1, column 1 of 7 × 7)"),
-        (3, 3, "centre (row 4, column 4 of 7 × 7)"),
-        (6, 1, "bottom left (row 7, column 2 of 7 × 7)"),  # cell centre 1.5 / 7 < 1/3
-        (6, 2, "bottom centre (row 7, column 3 of 7 × 7)"),  # 2.5 / 7 > 1/3
-        (2, 6, "middle right (row 3, column 7 of 7 × 7)"),
-        (5, 4, "bottom centre (row 6, column 5 of 7 × 7)"),
+        (0, 0, "top left, cell (1, 1)"),
+        (3, 3, "centre, cell (4, 4)"),
+        (6, 1, "bottom left, cell (7, 2)"),  # cell centre 1.5 / 7 < 1/3
+        (6, 2, "bottom centre, cell (7, 3)"),  # 2.5 / 7 > 1/3
+        (2, 6, "middle right, cell (3, 7)"),
+        (5, 4, "bottom centre, cell (6, 5)"),
     ],
 )
 def test_peak_place_names_the_third_and_the_cell(y, x, expected):
@@ -168,3 +168,19 @@ def test_with_interval_cites_mean_and_interval():
     row = pd.Series({"lead": 1.634, "lead_low": 0.2249, "lead_high": 3.04})
     assert findings.with_interval(row, "lead") == "1.63 [0.22, 3.04]"
     assert findings.with_interval(row, "lead", digits=1) == "1.6 [0.2, 3.0]"
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [((0, 3), True), ((6, 3), True), ((3, 0), True), ((3, 6), True), ((3, 3), False),
+     ((1, 5), False)],
+)
+def test_peak_on_border_only_for_a_maximum_in_an_edge_cell(cell, expected):
+    grid = np.full((7, 7), 0.1)
+    grid[cell] = 1.0
+    assert findings.peak_on_border(grid) is expected
+
+
+def test_peak_on_border_refuses_what_is_not_a_2d_map():
+    with pytest.raises(ValueError, match="2-D map"):
+        findings.peak_on_border(np.ones(7))

@@ -78,3 +78,28 @@ def test_label_without_caption_is_refused():
 def test_unknown_column_is_named():
     with pytest.raises(KeyError, match="knn5"):
         tables.formatted(_frame(), {"knn5": ("5-NN", ".3f")})
+
+
+def test_a_table_kept_here_is_placed_H_in_the_latex(monkeypatch):
+    """`here=True` marks the table; the write-ups' LaTeX template then places it with ``H``
+    (where it stands), every other captioned table with ``htbp``."""
+    import nbformat
+    from nbconvert import LatexExporter
+
+    from deepvis.report import render
+
+    outputs = []
+    for here in (True, False):
+        bundle, meta = _shown(monkeypatch, _frame(), {"ssim": ("SSIM", ".3f")},
+                              label=f"t{here}", caption="Quality.", here=here)
+        assert meta["deepvis"].get("here", False) is here
+        meta["deepvis"]["number"] = f"Table {len(outputs) + 1}"
+        outputs.append(nbformat.v4.new_output("display_data", data=bundle, metadata=meta))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=outputs)])
+    exporter = LatexExporter(
+        config=render._exporter_config(writeup=True, latex=True), template_name="deepvis_latex"
+    )
+    latex, _ = exporter.from_notebook_node(nb)
+    assert latex.index("\\begin{table}[H]") < latex.index("\\begin{table}[htbp]")
+    with pytest.raises(ValueError, match="captioned"):
+        tables.table(_frame(), {"ssim": ("SSIM", ".3f")}, here=True)

@@ -63,7 +63,10 @@ def test_latex_page_breaks_reach_the_pdf_only(tmp_path):
     pdf = tmp_path / "exercise1.pdf"
     pdf.write_bytes(render.render_pdf(nb, "exercise1", tmp_path))
     first = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True, text=True)
-    assert "Step 1: a" in first.stdout and "Further analyses" not in first.stdout  # new page
+    rest = subprocess.run(["pdftotext", "-f", "2", str(pdf), "-"],
+                          capture_output=True, text=True)
+    assert "Step 1: a" in first.stdout and "Appendix" not in first.stdout  # new page
+    assert "Appendix" in rest.stdout
     assert "clearpage" not in render.render_html(nb, "exercise1", tmp_path, writeup=True)
 
 

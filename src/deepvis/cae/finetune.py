@@ -142,17 +142,6 @@ def final_scores(runs: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
     return frame
 
 
-def shortest_budget(runs: Mapping[int, pd.DataFrame], tolerance: float) -> int | None:
-    """The fewest fine-tuning epochs among `runs` (`load_runs`) whose final mean PSNR falls
-    short of the best run's by less than `tolerance` dB (e.g. the seeds' noise,
-    `deepvis.cae.seeds`), the best run itself included: no budget of `runs` gains `tolerance`
-    or more on it. None when `runs` is empty."""
-    ends = final_scores(runs)["psnr"]
-    short = ends.max() - ends
-    enough = ends.index[(short < tolerance) | (short == 0)]
-    return int(enough.min()) if len(enough) else None
-
-
 def scratch_path() -> Path:
     """``report/dcae_from_scratch.json`` of the full run."""
     return paths().root / "report" / "dcae_from_scratch.json"

@@ -192,6 +192,15 @@ def pixel_misreadings(
     return misreadings(y_true, knn_predict(flatten(x_train), y_train, flatten(images), k))
 
 
+def pixel_accuracy(
+    x_train: np.ndarray, y_train: np.ndarray, images: np.ndarray, y_true: np.ndarray, k: int = K
+) -> float:
+    """The share in [0, 1] of `images` that a k-NN classifier on the training images' *pixels*
+    reads as their true class `y_true`: how recognisable reconstructions or denoised outputs
+    are as kinds of garment. Arrays as in `pixel_misreadings`."""
+    return knn_accuracy(flatten(x_train), y_train, flatten(images), y_true, k)
+
+
 def confused_within(y_true: np.ndarray, y_pred: np.ndarray, group: Sequence[str]) -> float:
     """Of the misclassified images of the classes in `group` (names of `CLASS_NAMES`), the
     fraction in [0, 1] predicted as another class of the same group (NaN if none is wrong)."""

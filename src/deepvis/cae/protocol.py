@@ -317,15 +317,12 @@ def table(
     `EMBEDDINGS` order, then one row per `published` anchor, named ``"<name>, published"``.
 
     Columns `COLUMNS`: the scores of `latent.code_scores` and ``seconds``, those of fitting and
-    embedding (for the CAE: its training, recorded with the CPU that trained it, plus encoding);
-    NaN where a row has no value (the anchors have only what the paper gives).
+    embedding (for the CAE, trained before: encoding only; the report's own CAE has its training
+    time in its history); NaN where a row has no value (the anchors have only what the paper
+    gives).
     """
-
-    def seconds(entry: Mapping[str, Any]) -> float:
-        return entry["seconds"] + entry.get("training", {}).get("seconds", 0.0)
-
     rows = {
-        name: {**results[name]["scores"], "seconds": seconds(results[name])}
+        name: {**results[name]["scores"], "seconds": results[name]["seconds"]}
         for name in EMBEDDINGS
         if name in results
     }

@@ -6,9 +6,12 @@ training images outside the validation split (`deepvis.cae.config.validation_spl
 like every CAE, scores its latent plane on the 10,000 validation images (kNN from the codes of
 the 50,000), and merges one row per variant and budget into ``report/variants.json`` (written
 after every variant, atomically; each row names the split that scored it, `SCORED_ON`). The
-test set plays no part. Exercise 1's appendix (notebook 05_cae_analyses) shows the table at the
-screening budget (`table`) and the scores of one variant against its budget (`curve`); `noise`
-turns the spread of ``report/seeds.json`` into the smallest difference read as an effect.
+test set plays no part. ``--seeds`` instead trains `REPEATED`, the report's configuration, with
+each seed of `SCREEN_SEEDS` at the screening budget, scored the same way, into
+``report/screen_seeds.json``: its spread over seeds, in the screen's own setting, is the noise of
+the screen (`noise`: the smallest difference read as an effect). Exercise 1's appendix (notebook
+05_cae_analyses) shows the table at the screening budget (`table`) and the scores of one variant
+against its budget (`curve`).
 Variants are cached under the report CAE's name; `matching` finds the variant of a
 configuration trained on all 60,000 images.
 A variant is a set of `CAEConfig` overrides, so it stays within the assignment's rules: the same
@@ -63,6 +66,7 @@ VARIANTS: dict[str, dict] = {
     "16-32-64, batch-norm, lr 3e-3": dict(batch_norm=True, learning_rate=3e-3),
     "16-32-64, batch-norm, batch 64": dict(batch_norm=True, batch_size=64),
     "16-32-64, batch-norm, tanh code": dict(batch_norm=True, bottleneck_activation="tanh"),
+    "16-32-64, batch-norm, ReLU code": dict(batch_norm=True, bottleneck_activation="relu"),
     "16-32-64, batch-norm, batch 64, lr 2e-3": dict(
         batch_norm=True, batch_size=64, learning_rate=2e-3
     ),
@@ -110,7 +114,13 @@ LEVERS: list[tuple[str, str, str]] = [
     ("5th conv block", _BEST, "16-32-64-128-256, batch-norm, batch 64, lr 2e-3"),
     ("bfloat16 compute", _BEST, f"{_BEST}, bfloat16"),
     ("tanh bottleneck", "16-32-64, batch-norm", "16-32-64, batch-norm, tanh code"),
+    ("ReLU bottleneck", "16-32-64, batch-norm", "16-32-64, batch-norm, ReLU code"),
 ]
+
+#: The variant that ``--seeds`` repeats: the report's configuration at the screening budget.
+REPEATED = _BEST
+#: Its seeds (0 is the screen's own run of it).
+SCREEN_SEEDS = (0, 1, 2)
 
 #: The columns of a results row that `effects` compares, in the order shown.
 SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
@@ -120,13 +130,16 @@ SCORES = ["knn5", "trustworthiness", "silhouette", "test_bce"]
 #: Dense-512 layers around the code, BCE only, 50 epochs, batch 256. Keys as in `curve`.
 PUBLISHED_AE = {"knn5": 0.734, "trustworthiness_all": 0.970}
 
-#: A difference between two single runs smaller than this many standard deviations of the
-#: seeds' spread (``report/seeds.json``) is read as noise: a difference of two runs spreads
-#: about √2 times as much as one run, so this is about two of its standard deviations.
+#: A difference between two single runs is read as an effect when it is at least this many
+#: standard deviations (over seeds, of one run) in size. The difference of two runs spreads √2
+#: times as much as one run, so this is about two standard deviations of the difference.
 NOISE_STDS = 3
 
-#: Score (a column of `table` and `curve`) -> the metric of ``report/seeds.json`` whose spread
-#: over seeds sets its noise (`noise`). The silhouette has none.
+#: The scores whose spread over seeds `noise` measures (the silhouette is only shown).
+NOISE_SCORES = ("knn5", "trustworthiness", "trustworthiness_all", "test_bce")
+
+#: Score of `NOISE_SCORES` -> its key in each seed's scores of ``report/seeds.json`` (the final
+#: models on the test set, `deepvis.cae.seeds`), for `noise`.
 SEED_METRICS = {
     "knn5": "latent.cae.knn5",
     "trustworthiness": "latent.cae.trustworthiness",
@@ -201,14 +214,25 @@ def effects(results: Results) -> pd.DataFrame:
     return frame
 
 
-def noise(spread: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+def noise(
+    runs: Mapping[str, Mapping[str, float]], keys: Mapping[str, str] | None = None
+) -> dict[str, float]:
     """Score -> the smallest difference between two single runs read as an effect:
-    `NOISE_STDS` standard deviations of its metric over the seeds (`SEED_METRICS`).
+    `NOISE_STDS` sample standard deviations (ddof=1) of that score over `runs`.
 
-    `spread`: metric -> {"std": ..., ...}, the ``spread`` of ``report/seeds.json``
-    (`deepvis.cae.seeds.load`).
+    `runs`: seed -> its scores, at least two seeds: the ``seeds`` of ``report/screen_seeds.json``
+    (`load_seeds`; the screen's noise) or of ``report/seeds.json`` (the final models' noise on the
+    test set, with ``keys=SEED_METRICS``). `keys`: score -> its key in each run's scores
+    (default: each score of `NOISE_SCORES` under its own name).
     """
-    return {score: NOISE_STDS * spread[metric]["std"] for score, metric in SEED_METRICS.items()}
+    keys = keys or {score: score for score in NOISE_SCORES}
+    if len(runs) < 2:
+        raise DeepvisError(f"the noise needs at least 2 seeds, got {len(runs)}; run "
+                           "`python -m deepvis.cae.variants --seeds` or `make seeds`")
+    return {
+        score: NOISE_STDS * float(np.std([float(row[key]) for row in runs.values()], ddof=1))
+        for score, key in keys.items()
+    }
 
 
 def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
@@ -251,10 +275,24 @@ def results_path() -> Path:
     return paths().root / "report" / "variants.json"
 
 
+def seeds_path() -> Path:
+    """``report/screen_seeds.json``: `REPEATED` with each seed of `SCREEN_SEEDS` (``--seeds``)."""
+    return paths().root / "report" / "screen_seeds.json"
+
+
 def load_results(path: Path | None = None) -> Results:
     """The `Results` that `run` wrote ({} when the screening was never run)."""
     path = path or results_path()
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_seeds(path: Path | None = None) -> dict:
+    """The content of ``report/screen_seeds.json`` (`run_seeds`): ``variant``, ``epochs``,
+    ``scored_on`` and ``seeds`` (seed -> row). Raises `DeepvisError` when it is missing."""
+    path = path or seeds_path()
+    if not path.is_file():
+        raise DeepvisError(f"{path} not found; run `python -m deepvis.cae.variants --seeds`")
+    return json.loads(path.read_text())
 
 
 def score(trained, data) -> dict[str, float]:
@@ -275,24 +313,48 @@ def score(trained, data) -> dict[str, float]:
     }
 
 
-def run(names: list[str], epochs: int = SCREEN_EPOCHS, path: Path | None = None) -> None:
-    """Train (or load) and score each variant in `names` for `epochs`, merging its row into
-    `path` under ``[name][str(epochs)]``."""
+def _screened(configs: Mapping[str, CAEConfig]):
+    """Train (or load) each config of `configs` (label -> config) on the training images outside
+    the validation split and score it there (`score`): yields (label, config, row)."""
     from deepvis.cae.train import fit_or_load
     from deepvis.data import load_fashion_mnist
 
-    path = path or results_path()
-    configs = {name: variant_config(name, epochs) for name in names}
     (x_train, y_train), _ = load_fashion_mnist()  # the test set plays no part
-    for i, (name, config) in enumerate(configs.items(), start=1):
-        print(f"[{i}/{len(configs)}] {name}", flush=True)
+    for i, (label, config) in enumerate(configs.items(), start=1):
+        print(f"[{i}/{len(configs)}] {label}", flush=True)
         data = split_training_set(x_train, y_train, config.holdout)
         row = score(fit_or_load(config, x_train, data[1][0], verbose=2), data)
         print("  " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
+        yield label, config, {"config": config.key(), "scored_on": SCORED_ON, **row}
+
+
+def run(names: list[str], epochs: int = SCREEN_EPOCHS, path: Path | None = None) -> None:
+    """Train (or load) and score each variant in `names` for `epochs`, merging its row into
+    `path` under ``[name][str(epochs)]``."""
+    path = path or results_path()
+    configs = {name: variant_config(name, epochs) for name in names}
+    for name, _, row in _screened(configs):
         results = load_results(path)
-        row = {"config": config.key(), "scored_on": SCORED_ON, **row}
         results.setdefault(name, {})[str(epochs)] = row
         atomic_write_json(path, results)
+
+
+def run_seeds(
+    seeds: tuple[int, ...] = SCREEN_SEEDS, name: str = REPEATED, path: Path | None = None
+) -> dict:
+    """Train (or load) and score variant `name` at the screening budget with each of `seeds`,
+    merging each seed's row into `path` (`seeds_path`); returns the file's content."""
+    path = path or seeds_path()
+    base = variant_config(name)
+    configs = {f"{name}, seed {seed}": replace(base, seed=seed) for seed in seeds}
+    for _, config, row in _screened(configs):
+        content = json.loads(path.read_text()) if path.is_file() else {}
+        if content.get("variant") != name:
+            content = {}
+        content = {"variant": name, "epochs": base.epochs, "scored_on": SCORED_ON,
+                   "seeds": content.get("seeds", {}) | {str(config.seed): row}}
+        atomic_write_json(path, content)
+    return content
 
 
 @cli_errors
@@ -300,8 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deepvis.cae.variants", description=__doc__)
     parser.add_argument("names", nargs="*", help="variants to run (default: all)")
     parser.add_argument("--epochs", type=int, default=SCREEN_EPOCHS)
+    parser.add_argument("--seeds", action="store_true",
+                        help=f"instead, repeat {REPEATED!r} with seeds {SCREEN_SEEDS}")
     args = parser.parse_args(argv)
-    run(args.names or list(VARIANTS), args.epochs)
+    if args.seeds:
+        run_seeds()
+    else:
+        run(args.names or list(VARIANTS), args.epochs)
     return 0
 
 

@@ -151,8 +151,8 @@ def most_counterfactual(counter: Any) -> int:
 def peak_place(grid: np.ndarray) -> str:
     """Where the maximum of a map on its layer's grid ``grid`` (h, w) lies, in words: the
     third of the height (top, middle, bottom) and of the width (left, centre, right) of the
-    cell's centre, ``"centre"`` for the middle third of both, with the cell itself counted
-    from the top left: ``"top left (row 1, column 2 of 7 x 7)"``. The first maximum in
+    cell's centre, ``"centre"`` for the middle third of both, with the cell itself as (row,
+    column), counted from 1 at the top left: ``"top left, cell (1, 2)"``. The first maximum in
     row-major order where tied. The grid, not the upsampled map, because a bilinearly
     upsampled map peaks at a cell centre: its position is no finer than the cell."""
     grid = np.asarray(grid)
@@ -164,7 +164,7 @@ def peak_place(grid: np.ndarray) -> str:
     name = "centre" if (row, col) == (1, 1) else f"{('top', 'middle', 'bottom')[row]} " + (
         ("left", "centre", "right")[col]
     )
-    return f"{name} (row {y + 1}, column {x + 1} of {h} × {w})"
+    return f"{name}, cell ({y + 1}, {x + 1})"
 
 
 def first_below(values: pd.Series, threshold: float) -> str:
@@ -181,3 +181,14 @@ def with_interval(row: pd.Series, column: str, digits: int = 2) -> str:
     as the prose cites it: ``"1.63 [0.22, 3.04]"``."""
     low, high = row[f"{column}_low"], row[f"{column}_high"]
     return f"{row[column]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def peak_on_border(grid: np.ndarray) -> bool:
+    """Whether the maximum of a map on its layer's grid ``grid`` (h, w) lies in a cell on the
+    grid's edge (first or last row or column); the first maximum in row-major order where
+    tied, as in `peak_place`."""
+    grid = np.asarray(grid)
+    if grid.ndim != 2 or not grid.size:
+        raise ValueError(f"grid must be a 2-D map, not shape {grid.shape}")
+    y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return y in (0, grid.shape[0] - 1) or x in (0, grid.shape[1] - 1)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from deepvis.page.captions import caption_metadata
+from deepvis.page.captions import META, caption_metadata
 
 #: Shown for a missing value.
 MISSING = "—"
@@ -111,14 +111,20 @@ def table(
     *,
     label: str | None = None,
     caption: str | None = None,
+    here: bool = False,
 ) -> None:
     """Display `formatted` as a table (HTML and LaTeX), with `label` and `caption` numbered
-    as a table of the write-up (`deepvis.page.captions`; both or neither)."""
+    as a table of the write-up (`deepvis.page.captions`; both or neither). With `here`, the PDF
+    keeps the table where it stands (as `deepvis.page.captions.figure` does a figure)."""
     from IPython.display import display
 
     if (label is None) != (caption is None):
         raise ValueError("give a table both a label and a caption, or neither")
+    if here and label is None:
+        raise ValueError("only a captioned table can be kept in place (here=True)")
     text = formatted(frame, columns, index)
     meta = caption_metadata("tab", label, caption) if label is not None else {}
+    if here:
+        meta[META]["here"] = True
     bundle = {"text/html": to_html(text), "text/latex": to_latex(text), "text/plain": str(text)}
     display(bundle, raw=True, metadata=meta)

@@ -223,10 +223,7 @@ def exercise_cells(
     if slots["appendix"]:
         cells.append(_latex("\\clearpage", f"{exercise.key}-appendix-break"))
         cells.append(
-            nbformat.v4.new_markdown_cell(
-                "## Appendix\n\nFurther analyses that go beyond the assignment's steps.",
-                id=f"{exercise.key}-appendix",
-            )
+            nbformat.v4.new_markdown_cell("## Appendix", id=f"{exercise.key}-appendix")
         )
         cells += slots["appendix"]
     if slots["code"]:

@@ -1,0 +1,29 @@
+"""The Grad-CAM figures that the write-ups number (`deepvis.gradcam.plots`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepvis.gradcam import plots
+
+
+def test_layers_figure_puts_each_map_on_its_image_row_by_layer():
+    """One column per image, one row per layer; each map is resized to its own image and
+    scaled to its maximum, so a map peaked in the top-left cell reddens the top-left corner."""
+    images = [np.full((40, 60, 3), 128, np.uint8), np.full((50, 50, 3), 128, np.uint8)]
+    corner = np.zeros((7, 7))
+    corner[0, 0] = 0.2  # scaled to 1 by the figure
+    fine = np.zeros((14, 14))
+    fine[-1, -1] = 3.0
+    maps = {"final (7×7)": [corner, corner], "early (14×14)": [fine, fine]}
+    fig = plots.layers_figure(images, maps, titles=["a: cat", "b: cup"])
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["a: cat", "b: cup"]
+    assert [row[0].get_ylabel() for row in axes] == ["final (7×7)", "early (14×14)"]
+    for r, row in enumerate(axes):
+        for c, ax in enumerate(row):
+            shown = ax.get_images()[0].get_array()
+            assert shown.shape == images[c].shape  # resized to its own image
+            red_minus_blue = shown[..., 0].astype(int) - shown[..., 2].astype(int)
+            hot, cold = ((0, 0), (-1, -1)) if r == 0 else ((-1, -1), (0, 0))
+            assert red_minus_blue[hot] > 50 > red_minus_blue[cold]  # jet: red at 1, blue at 0
