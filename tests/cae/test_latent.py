@@ -275,7 +275,7 @@ def test_pca_axes_name_each_components_share_of_the_variance():
     first, second = pca_axes(pca)
     assert first == f"component 1 ({pca.explained_variance_ratio_[0]:.1%} of the variance)"
     assert first.startswith("component 1 (89.") or first.startswith("component 1 (90.")
-    assert second in ("component 2 (9.9%)", "component 2 (10.0%)")
+    assert second in ("component 2 (9.9% of the variance)", "component 2 (10.0% of the variance)")
 
 
 def test_axis_correlations_find_what_each_dimension_follows():

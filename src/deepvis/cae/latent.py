@@ -92,10 +92,9 @@ def fit_pca(x_train: np.ndarray, n_components: int = 2, seed: int = 0) -> PCA:
 
 def pca_axes(pca: PCA) -> tuple[str, ...]:
     """Axis labels of a fitted `pca`'s components with the share of the variance each explains:
-    ``("component 1 (29.1% of the variance)", "component 2 (17.7%)")``."""
+    ``("component 1 (29.1% of the variance)", "component 2 (17.7% of the variance)")``."""
     shares = pca.explained_variance_ratio_
-    first = f"component 1 ({shares[0]:.1%} of the variance)"
-    return (first, *(f"component {i} ({s:.1%})" for i, s in enumerate(shares[1:], start=2)))
+    return tuple(f"component {i} ({s:.1%} of the variance)" for i, s in enumerate(shares, start=1))
 
 
 def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.DataFrame:
