@@ -320,6 +320,7 @@ def latent_panels(
         squeeze=False,
         layout="constrained",
     )
+    fig.get_layout_engine().set(wspace=0.08)  # room between a panel and the next one's y-label
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
         _class_scatter(ax, codes, labels, panel_axes.get(name, axis_labels))
         ax.set_title(name, fontsize=10)

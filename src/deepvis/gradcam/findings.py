@@ -155,11 +155,7 @@ def peak_place(grid: np.ndarray) -> str:
     column), counted from 1 at the top left: ``"top left, cell (1, 2)"``. The first maximum in
     row-major order where tied. The grid, not the upsampled map, because a bilinearly
     upsampled map peaks at a cell centre: its position is no finer than the cell."""
-    grid = np.asarray(grid)
-    if grid.ndim != 2 or not grid.size:
-        raise ValueError(f"grid must be a 2-D map, not shape {grid.shape}")
-    h, w = grid.shape
-    y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    (h, w), (y, x) = np.shape(grid), _peak_cell(grid)
     row, col = min(2, int(3 * (y + 0.5) // h)), min(2, int(3 * (x + 0.5) // w))
     name = "centre" if (row, col) == (1, 1) else f"{('top', 'middle', 'bottom')[row]} " + (
         ("left", "centre", "right")[col]
@@ -187,8 +183,15 @@ def peak_on_border(grid: np.ndarray) -> bool:
     """Whether the maximum of a map on its layer's grid ``grid`` (h, w) lies in a cell on the
     grid's edge (first or last row or column); the first maximum in row-major order where
     tied, as in `peak_place`."""
+    (h, w), (y, x) = np.shape(grid), _peak_cell(grid)
+    return y in (0, h - 1) or x in (0, w - 1)
+
+
+def _peak_cell(grid: np.ndarray) -> tuple[int, int]:
+    """(row, column), from 0, of the maximum of a 2-D map ``grid`` (h, w): the first in
+    row-major order where tied. Raises `ValueError` for anything but a non-empty 2-D map."""
     grid = np.asarray(grid)
     if grid.ndim != 2 or not grid.size:
         raise ValueError(f"grid must be a 2-D map, not shape {grid.shape}")
     y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    return y in (0, grid.shape[0] - 1) or x in (0, grid.shape[1] - 1)
+    return int(y), int(x)

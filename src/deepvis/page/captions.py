@@ -41,8 +41,11 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 DPI = 150
 
 
-def caption_metadata(kind: str, label: str, caption: str) -> dict[str, dict[str, str]]:
-    """The output metadata of a captioned item; `kind` is ``"fig"`` or ``"tab"``.
+def caption_metadata(
+    kind: str, label: str, caption: str, here: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The output metadata of a captioned item; `kind` is ``"fig"`` or ``"tab"``. With `here`,
+    the write-ups' LaTeX keeps the item where it stands (placement ``H``) instead of floating it.
 
     Raises `DeepvisError` for an unknown kind, a label that is not ``[A-Za-z0-9_.-]+`` or an
     empty caption.
@@ -55,7 +58,10 @@ def caption_metadata(kind: str, label: str, caption: str) -> dict[str, dict[str,
         raise DeepvisError(
             f"{KINDS[kind].lower()} {label!r} has no caption; write one or two sentences"
         )
-    return {META: {"kind": kind, "label": label, "caption": " ".join(caption.split())}}
+    meta: dict[str, Any] = {"kind": kind, "label": label, "caption": " ".join(caption.split())}
+    if here:
+        meta["here"] = True
+    return {META: meta}
 
 
 def figure(
@@ -68,9 +74,7 @@ def figure(
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
-    meta = caption_metadata("fig", label, caption)
-    if here:
-        meta[META]["here"] = True
+    meta = caption_metadata("fig", label, caption, here)
     data = png_bytes(fig, DPI)
     atomic_write_bytes(path, data)
     plt.close(fig)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from deepvis.page.captions import META, caption_metadata
+from deepvis.page.captions import caption_metadata
 
 #: Shown for a missing value.
 MISSING = "—"
@@ -123,8 +123,6 @@ def table(
     if here and label is None:
         raise ValueError("only a captioned table can be kept in place (here=True)")
     text = formatted(frame, columns, index)
-    meta = caption_metadata("tab", label, caption) if label is not None else {}
-    if here:
-        meta[META]["here"] = True
+    meta = caption_metadata("tab", label, caption, here) if label is not None else {}
     bundle = {"text/html": to_html(text), "text/latex": to_latex(text), "text/plain": str(text)}
     display(bundle, raw=True, metadata=meta)
