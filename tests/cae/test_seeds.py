@@ -50,7 +50,15 @@ def test_table_shows_seed_zero_and_the_spread_in_each_metrics_format():
     assert shown.loc["denoising CAE PSNR (dB)"].to_dict() == {
         "seed 0": "0.50", "mean": "0.50", "std": "0.25", "range": "0.25 to 0.75"
     }
-    assert shown.loc["CAE test BCE per pixel", "std"] == "0.2500"
+    assert shown.loc["CAE test BCE per pixel", "std"] == "0.25"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.00937, "0.0094"), (0.000649, "0.00065"), (1.234, "1.2"), (12.5, "12"), (0.0, "0")],
+)
+def test_significant_keeps_two_significant_digits(value, text):
+    assert seeds.significant(value) == text
 
 
 def test_there_is_no_quick_mode(monkeypatch, capsys):

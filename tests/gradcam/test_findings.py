@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
+from deepvis.errors import DeepvisError
 from deepvis.gradcam import findings
 from deepvis.gradcam.checks import SanityStep
 from deepvis.gradcam.evaluation import COLUMNS, RANDOM, RANDOM_SD
@@ -137,20 +139,23 @@ def test_most_counterfactual_is_the_image_with_the_most_evidence_against():
 
 
 @pytest.mark.parametrize(
-    ("y", "x", "expected"),
+    ("shape", "y", "x", "expected"),
     [
-        (0, 0, "top left, cell (1, 1)"),
-        (3, 3, "centre, cell (4, 4)"),
-        (6, 1, "bottom left, cell (7, 2)"),  # cell centre 1.5 / 7 < 1/3
-        (6, 2, "bottom centre, cell (7, 3)"),  # 2.5 / 7 > 1/3
-        (2, 6, "middle right, cell (3, 7)"),
-        (5, 4, "bottom centre, cell (6, 5)"),
+        ((7, 7), 0, 0, "cell (1, 1)"),
+        ((7, 7), 3, 3, "cell (4, 4)"),
+        ((14, 7), 13, 2, "cell (14, 3)"),
     ],
 )
-def test_peak_place_names_the_third_and_the_cell(y, x, expected):
-    grid = np.zeros((7, 7))
+def test_peak_place_names_the_cell_from_the_top_left(shape, y, x, expected):
+    grid = np.zeros(shape)
     grid[y, x] = 1.0
     assert findings.peak_place(grid) == expected
+
+
+def test_peak_place_takes_the_first_of_tied_maxima():
+    grid = np.zeros((7, 7))
+    grid[2, 5] = grid[4, 1] = 1.0  # row-major: (3, 6) comes first
+    assert findings.peak_place(grid) == "cell (3, 6)"
 
 
 def test_peak_place_refuses_a_batch():
@@ -184,3 +189,22 @@ def test_peak_on_border_only_for_a_maximum_in_an_edge_cell(cell, expected):
 def test_peak_on_border_refuses_what_is_not_a_2d_map():
     with pytest.raises(ValueError, match="2-D map"):
         findings.peak_on_border(np.ones(7))
+
+
+def test_unrelated_rho_averages_the_pairs_of_different_images():
+    a = np.arange(9.0).reshape(3, 3)
+    # a with -a: |rho| 1; a with a constant map: 0 (constant); -a with it: 0 -> mean 1/3
+    assert findings.unrelated_rho(np.stack([a, -a, np.zeros((3, 3))])) == pytest.approx(1 / 3)
+    by_hand = abs(spearmanr(a.ravel(), a.T.ravel()).statistic)
+    assert findings.unrelated_rho(np.stack([a, a.T])) == pytest.approx(by_hand)
+    with pytest.raises(DeepvisError, match="2 images or more"):
+        findings.unrelated_rho(a[None])
+
+
+def test_chance_rho_matches_the_null_distribution_of_spearmans_rho():
+    """Under independence rho is about normal with variance 1 / (n - 1), so E|rho| is
+    sqrt(2 / (pi (n - 1))): 0.1152 for the 49 cells of a 7 x 7 grid, 0.2660 for 3 x 3."""
+    assert findings.chance_rho((7, 7), draws=4000) == pytest.approx(0.1152, abs=0.005)
+    n = 9
+    exact = np.sqrt(2 / (np.pi * (n - 1)))
+    assert findings.chance_rho((3, 3), draws=4000) == pytest.approx(exact, rel=0.06)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from deepvis.gradcam import plots
 
@@ -27,3 +28,10 @@ def test_layers_figure_puts_each_map_on_its_image_row_by_layer():
             red_minus_blue = shown[..., 0].astype(int) - shown[..., 2].astype(int)
             hot, cold = ((0, 0), (-1, -1)) if r == 0 else ((-1, -1), (0, 0))
             assert red_minus_blue[hot] > 50 > red_minus_blue[cold]  # jet: red at 1, blue at 0
+            (px,), (py,) = ax.lines[0].get_data()  # the + at the peak cell's centre
+            h, w = images[c].shape[:2]
+            cells = (7, 7) if r == 0 else (14, 14)
+            cell = (0, 0) if r == 0 else (13, 13)
+            assert (py, px) == pytest.approx(
+                ((cell[0] + 0.5) * h / cells[0] - 0.5, (cell[1] + 0.5) * w / cells[1] - 0.5)
+            )

@@ -180,6 +180,38 @@ def test_the_bootstrap_resamples_composites_not_pairs():
     assert high == pytest.approx(0.5 + 1.96 * 0.5 / np.sqrt(50), abs=0.03)
 
 
+def test_the_bootstrap_over_photographs_spreads_as_the_photographs_do():
+    """40 composites of one part each, made from 4 photographs (10 each) worth 0, 1, 0, 1: the
+    mean then varies as the mean of 4 photographs drawn with replacement, sd 0.5 / sqrt(4) =
+    0.25, not as 40 independent rows would (0.5 / sqrt(40) = 0.079)."""
+    names = np.repeat(np.array(["a", "b", "c", "d"]), 10)[:, None]
+    values = np.repeat([0.0, 1.0, 0.0, 1.0], 10)[:, None]
+    means = pointing.bootstrap_means(values, draws=20_000, seed=2, parts=names)
+    assert means.std() == pytest.approx(0.25, rel=0.05)
+    assert pointing.bootstrap_means(values, draws=20_000, seed=2).std() == pytest.approx(
+        0.5 / np.sqrt(40), rel=0.05
+    )
+
+
+def test_photo_weights_multiply_the_counts_of_a_composites_parts():
+    parts = np.array([["a", "b"], ["b", "c"], ["c", "a"]])
+    weights = pointing.photo_weights(parts, draws=200, seed=0)
+    rng = np.random.default_rng(0)  # the same resamples, drawn here by hand
+    counts = rng.multinomial(3, np.full(3, 1 / 3), size=200)  # columns a, b, c
+    assert np.array_equal(weights[:, 0], counts[:, 0] * counts[:, 1])
+    assert np.array_equal(weights[:, 2], counts[:, 2] * counts[:, 0])
+
+
+def test_a_resample_without_a_whole_composite_is_left_out():
+    """One composite of two photographs: a resample drawing one of them twice (half of them)
+    keeps no composite; the interval is taken over the rest."""
+    means = pointing.bootstrap_means(
+        np.array([[0.25, 0.75]]), draws=4000, parts=np.array([["a", "b"]])
+    )
+    assert np.isnan(means).mean() == pytest.approx(0.5, abs=0.03)
+    assert pointing.interval(means) == (0.5, 0.5)
+
+
 def _pairs(hit: np.ndarray, chance_hit: np.ndarray, layer: str = "L") -> pd.DataFrame:
     """A `score_layers`-like frame of one method and the random maps, (N, k) scores each."""
     n, k = hit.shape
@@ -216,6 +248,22 @@ def test_summary_of_a_perfect_method_against_chance():
     assert pointing.hits(table, "L", "gradcam") == "40 of 40"
     assert pointing.cite(table, "other", "gradcam") == "—"
     assert pointing.table_frame(table)["hits"].tolist() == ["40/40", "20.0/40"]
+
+
+def test_summary_resamples_the_photographs_its_pairs_name():
+    """12 composites, every ordered pair of 4 photographs; a part scores 1 when it is a or b.
+    With the photographs named, the interval is `bootstrap_means` over them, wider than one
+    over the composites: the scores depend on which photographs were drawn."""
+    names = ["a", "b", "c", "d"]
+    parts = np.array([(p, q) for p in names for q in names if p != q])
+    hit = np.isin(parts, ["a", "b"]).astype(float)
+    pairs = _pairs(hit, np.full(hit.shape, 0.5))
+    pairs["photo"] = np.concatenate([parts.ravel(), parts.ravel()])
+    row = pointing.summary(pairs, draws=2000).set_index("method").loc["gradcam"]
+    low, high = pointing.interval(pointing.bootstrap_means(hit, 2000, 0, parts))
+    assert (row.pointing_low, row.pointing_high) == (low, high)
+    narrow = pointing.interval(pointing.bootstrap_means(hit, 2000, 0))
+    assert high - low > 1.5 * (narrow[1] - narrow[0])
 
 
 def test_summary_and_difference_of_nothing_are_empty():

@@ -126,3 +126,6 @@ def test_a_figure_kept_here_is_marked_and_placed_H_in_the_latex(tmp_path, monkey
     latex, _ = exporter.from_notebook_node(nb)
     assert latex.index("\\begin{figure}[H]") < latex.index("\\begin{figure}[htbp]")
     assert latex.count("\\begin{figure}") == 2
+    nb.metadata["floats"] = True  # the technical report: every figure floats
+    latex, _ = exporter.from_notebook_node(nb)
+    assert "[H]" not in latex and latex.count("\\begin{figure}[htbp]") == 2

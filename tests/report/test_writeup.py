@@ -46,6 +46,7 @@ def test_exercise_write_up_orders_experiments_main_conclusions_appendix():
     assert all(writeup.HTML_ONLY_TAG in c.metadata.tags for c in (title, contents))
     assert "Ada (student ID 42)" in title.source and "7 August 2022" in title.source
     assert nb.metadata.authors == [{"name": "Ada (student ID 42)"}]
+    assert not nb.metadata.floats  # a hand-in keeps the items marked `here` in place
     assert 'href="#Step-1:-first"' in contents.source
     ids = [cell.id for cell in nb.cells]
     assert len(ids) == len(set(ids))
@@ -60,6 +61,7 @@ def test_combined_report_has_a_preface_and_both_exercises():
     parts = [s for s in sources if s.startswith("# Exercise")]
     assert parts == [f"# {e.title}" for e in writeup.EXERCISES]
     assert "authors" not in nb.metadata and "date" not in nb.metadata  # unset: left out
+    assert nb.metadata.floats  # the technical report floats every item
     assert "student ID" not in sources[0]
 
 

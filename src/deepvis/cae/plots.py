@@ -119,7 +119,7 @@ def loss_curves(
     references = references or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 1.6), layout="constrained")
     handles = [
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
@@ -160,7 +160,7 @@ def loss_curves(
     ax.set_ylim(low, high)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_ylabel("binary cross-entropy per pixel")
+    ax.set_ylabel("BCE per pixel")
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     _legend_below(fig, handles)
@@ -316,7 +316,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.6),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.35),
         squeeze=False,
         layout="constrained",
     )

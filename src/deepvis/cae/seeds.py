@@ -157,17 +157,27 @@ LABELS = {
 }
 
 
+def significant(value: float, digits: int = 2) -> str:
+    """``value`` in fixed point with `digits` significant digits: 0.00937 -> "0.0094",
+    1.234 -> "1.2", 0 -> "0"."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:.{decimals}f}"
+
+
 def table(content: Mapping) -> pd.DataFrame:
     """One row per metric (`LABELS`'s names): the report's models (seed 0), then the mean,
     standard deviation, min and max over the seeds of `content` (``report/seeds.json``), each
-    as text in the metric's format."""
+    as text in the metric's format; the standard deviation with two significant digits
+    (`significant`), so that a multiple of it can be recomputed from the table."""
     rows = {}
     for metric, (label, fmt) in LABELS.items():
         s = content["spread"][metric]
         rows[label] = {
             "seed 0": format(content["seeds"]["0"][metric], fmt),
             "mean": format(s["mean"], fmt),
-            "std": format(s["std"], fmt),
+            "std": significant(s["std"]),
             "range": f"{s['min']:{fmt}} to {s['max']:{fmt}}",
         }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -28,8 +28,8 @@ deviation across draws, and the share of draws the map beats).
 **ROAD curves** repeat the removal at several fractions, MoRF and LeRF (`curve`,
 `curve_figure`); `road_area` reduces them to the mean over fractions and the MoRF - LeRF gap.
 
-**Intervals** are 95 % percentile bootstraps over images, or over composites with their parts
-kept together (`deepvis.gradcam.pointing.bootstrap_means`, `interval`).
+**Intervals** are 95 % percentile bootstraps over images, or, for composites, over the
+photographs they are made of (`deepvis.gradcam.pointing.bootstrap_means`, `interval`).
 
 **Held-out settings.** The headline setting (imputation and removal fraction) is chosen by
 `choose` (the rule: `RULE`) on licence-clear photographs that are *not* scored
@@ -383,18 +383,26 @@ def per_map(frame: pd.DataFrame, fraction: float, order: str = "MoRF") -> pd.Dat
 
 
 def mean_interval(
-    values: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+    values: np.ndarray,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+    parts: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """The mean of ``values`` (N, k) (rows: images or composites) and its `LEVEL` percentile
-    bootstrap interval, resampling rows (`deepvis.gradcam.pointing.bootstrap_means`):
-    (mean, low, high)."""
+    bootstrap interval (`deepvis.gradcam.pointing.bootstrap_means`: rows resampled, or, given
+    the composites' ``parts`` (N, k) photograph names, the photographs): (mean, low, high)."""
     values = np.asarray(values, np.float64)
-    return (float(values.mean()), *interval(bootstrap_means(values, draws, seed), LEVEL))
+    return (float(values.mean()), *interval(bootstrap_means(values, draws, seed, parts), LEVEL))
 
 
 def _matrix(rows: pd.DataFrame, column: str) -> np.ndarray:
     """One method's ``column`` as (N images, k slots)."""
     return rows.pivot_table(index="image", columns="slot", values=column).to_numpy()
+
+
+def _parts(parts: np.ndarray | None, rows: pd.DataFrame) -> np.ndarray | None:
+    """The photographs of the composites in ``rows``, in `_matrix`'s order (None: images)."""
+    return None if parts is None else np.asarray(parts)[np.unique(rows["image"].to_numpy())]
 
 
 def summary(
@@ -403,20 +411,23 @@ def summary(
     order: str = "MoRF",
     draws: int = BOOTSTRAP_DRAWS,
     seed: int = 0,
+    parts: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per method (then `RANDOM`) at one fraction and order: the maps' mean ``logit_drop``,
     ``prob_drop``, ``lead`` over the random maps and share ``beaten``, each with its `LEVEL`
     bootstrap interval over images (``*_low``, ``*_high``; the same resamples for every
-    column), the baseline's ``random_mean`` and ``random_sd`` (mean over maps of the spread
-    across draws), and ``maps``. The `RANDOM` row: the draws' mean drops; its lead (0) and
-    share beaten (0.5) hold by definition, their intervals too.
+    column; for composites, ``parts`` (M, k) the photographs of composite ``image`` = 0 .. M-1,
+    resampled instead, `mean_interval`), the baseline's ``random_mean`` and ``random_sd``
+    (mean over maps of the spread across draws), and ``maps``. The `RANDOM` row: the draws'
+    mean drops; its lead (0) and share beaten (0.5) hold by definition, their intervals too.
     """
     maps = per_map(frame, fraction, order)
     rows = []
     for method, group in maps.groupby("method", sort=False):
         row: dict[str, Any] = {"method": method, "maps": len(group)}
+        photos = _parts(parts, group)
         for column in ("logit_drop", "prob_drop", "lead", "beaten"):
-            mean, low, high = mean_interval(_matrix(group, column), draws, seed)
+            mean, low, high = mean_interval(_matrix(group, column), draws, seed, photos)
             row.update({column: mean, f"{column}_low": low, f"{column}_high": high})
         row["random_mean"] = float(group["random_mean"].mean())
         row["random_sd"] = float(group["random_sd"].mean())
@@ -431,7 +442,7 @@ def summary(
     row.update({f"lead{end}": 0.0 for end in ("", "_low", "_high")})  # 0 by definition
     row.update({f"beaten{end}": 0.5 for end in ("", "_low", "_high")})
     for column in ("logit_drop", "prob_drop"):
-        mean, low, high = mean_interval(_matrix(rand, column), draws, seed)
+        mean, low, high = mean_interval(_matrix(rand, column), draws, seed, _parts(parts, rand))
         row.update({column: mean, f"{column}_low": low, f"{column}_high": high})
     row["random_mean"] = row["logit_drop"]
     row["random_sd"] = float(maps.groupby(["image", "slot"])["random_sd"].first().mean())
@@ -796,7 +807,8 @@ def record(study: Study) -> dict[str, Any]:
     }
     for name, frame in (("test_images", study.headline), ("composites", study.composites)):
         if not frame.empty:
-            table = summary(frame, study.setting.fraction)
+            parts = study.parts if name == "composites" else None
+            table = summary(frame, study.setting.fraction, parts=parts)
             out[name] = table.round(4).to_dict(orient="index")
     out["road"] = road_area(study.curves).round(4).to_dict(orient="index")
     return out

@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepvis.errors import DeepvisError
+from deepvis.gradcam.checks import spearman
+
 #: The scores of `deepvis.gradcam.evaluation.evaluate` for which lower is better.
 LOWER_IS_BETTER = ("deletion", "morf", "sanity")
 
@@ -149,18 +152,12 @@ def most_counterfactual(counter: Any) -> int:
 
 
 def peak_place(grid: np.ndarray) -> str:
-    """Where the maximum of a map on its layer's grid ``grid`` (h, w) lies, in words: the
-    third of the height (top, middle, bottom) and of the width (left, centre, right) of the
-    cell's centre, ``"centre"`` for the middle third of both, with the cell itself as (row,
-    column), counted from 1 at the top left: ``"top left, cell (1, 2)"``. The first maximum in
-    row-major order where tied. The grid, not the upsampled map, because a bilinearly
-    upsampled map peaks at a cell centre: its position is no finer than the cell."""
-    (h, w), (y, x) = np.shape(grid), _peak_cell(grid)
-    row, col = min(2, int(3 * (y + 0.5) // h)), min(2, int(3 * (x + 0.5) // w))
-    name = "centre" if (row, col) == (1, 1) else f"{('top', 'middle', 'bottom')[row]} " + (
-        ("left", "centre", "right")[col]
-    )
-    return f"{name}, cell ({y + 1}, {x + 1})"
+    """Where the maximum of a map on its layer's grid ``grid`` (h, w) lies: its cell as (row,
+    column), counted from 1 at the top left, ``"cell (1, 2)"``. The first maximum in row-major
+    order where tied. The grid, not the upsampled map, because a bilinearly upsampled map
+    peaks at a cell centre: its position is no finer than the cell."""
+    y, x = _peak_cell(grid)
+    return f"cell ({y + 1}, {x + 1})"
 
 
 def first_below(values: pd.Series, threshold: float) -> str:
@@ -195,3 +192,22 @@ def _peak_cell(grid: np.ndarray) -> tuple[int, int]:
         raise ValueError(f"grid must be a 2-D map, not shape {grid.shape}")
     y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
     return int(y), int(x)
+
+
+def unrelated_rho(maps: np.ndarray) -> float:
+    """The sanity check's floor among trained maps: the mean |`deepvis.gradcam.checks.spearman`|
+    between the maps of every two different images, maps (N, h, w), N >= 2, one per image
+    (e.g. each image's trained top-1 map). A map that has lost its image can keep this much
+    likeness to it through what all maps share (layout, a centre bias)."""
+    if len(maps) < 2:
+        raise DeepvisError(f"unrelated_rho needs the maps of 2 images or more, not {len(maps)}")
+    pairs = [(i, j) for i in range(len(maps)) for j in range(i + 1, len(maps))]
+    return float(np.mean([abs(spearman(maps[i], maps[j])) for i, j in pairs]))
+
+
+def chance_rho(shape: tuple[int, int], draws: int = 2000, seed: int = 0) -> float:
+    """The sanity check's floor by chance: the mean |`deepvis.gradcam.checks.spearman`|
+    between two independent uniform-noise maps of ``shape`` (h, w), over ``draws`` pairs
+    (about sqrt(2 / (pi (h w - 1))), 0.115 on a 7 x 7 grid)."""
+    noise = np.random.default_rng(seed).random((draws, 2, *shape))
+    return float(np.mean([abs(spearman(a, b)) for a, b in noise]))

@@ -214,20 +214,31 @@ def layers_figure(
     images: Sequence[np.ndarray], maps: Mapping[str, Sequence[np.ndarray]], titles: Sequence[str]
 ) -> Figure:
     """Several images' maps at several layers, overlaid: one column per image (titled with
-    `titles`), one row per layer (labelled with its key in `maps`), 6.5 inches wide.
+    `titles`), one row per layer (labelled with its key in `maps`), 6.5 inches wide; a white
+    ``+`` marks the centre of each map's peak cell on its grid (the first maximum where tied).
 
     ``images``: N RGB images (H, W, 3) uint8, of any sizes; ``maps``: row label -> N maps on
     their layer's grid (h, w), each scaled to its own maximum and resized bilinearly to its
     image.
     """
     n = len(images)
-    fig = Figure(figsize=(6.5, 0.3 + 0.7 * len(maps)), layout="constrained")
+    fig = Figure(figsize=(6.5, 0.3 + 0.85 * len(maps)), layout="constrained")
     axes = fig.subplots(len(maps), n, squeeze=False)
     for row, (label, grids) in zip(axes, maps.items(), strict=True):
         for ax, image, grid in zip(row, images, grids, strict=True):
             peak = float(np.max(grid))
             heat = resize_map(grid / peak if peak > 0 else grid, image.shape[:2])
             ax.imshow(overlay(image, heat))
+            (gh, gw), (height, width) = np.shape(grid), image.shape[:2]
+            y, x = np.unravel_index(int(np.argmax(grid)), (gh, gw))
+            ax.plot(
+                (x + 0.5) * width / gw - 0.5,
+                (y + 0.5) * height / gh - 0.5,
+                "+",
+                color="white",
+                markersize=9,
+                markeredgewidth=1.8,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(label, fontsize=7)

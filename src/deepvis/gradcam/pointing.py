@@ -13,8 +13,11 @@ photograph alone, should then lie in that part's cell. Per composite, part and C
 both on the maps upsampled bilinearly to the network's input, as the evaluation upsamples them
 (`deepvis.gradcam.evaluation.upsample`). The baseline is random maps, uniform noise on the
 layer's grid upsampled the same way (`random_scores`): their pointing rate tends to the cell's
-share of the area. Intervals are percentile bootstraps that resample composites, keeping the
-pairs of one composite together (`bootstrap_means`).
+share of the area. Intervals are percentile bootstraps that resample the *photographs*, not
+the composites: every composite reuses two of a handful of photographs, so its pairs are not
+independent draws. A resample draws the distinct photographs with replacement and weights each
+composite by the product of its parts' counts (`photo_weights`, the two-way "pigeonhole"
+bootstrap of Owen 2007 for data crossed by shared units; `bootstrap_means`).
 
 Which photographs: the candidates of `PHOTOS` (the five stand-ins of
 `deepvis.gradcam.testimages` and every other photograph that an installed package ships under
@@ -54,7 +57,7 @@ from deepvis.gradcam.testimages import SOURCES
 FILL = 127
 #: A photograph qualifies when the network's top-1 probability for it alone is at least this.
 MIN_PROBABILITY = 0.30
-#: Bootstrap resamples of the composites, and the intervals' coverage.
+#: Bootstrap resamples (of the photographs, `bootstrap_means`), and the intervals' coverage.
 BOOTSTRAP_DRAWS = 10_000
 LEVEL = 0.95
 #: Random maps per pair in the baseline (their scores are averaged).
@@ -500,18 +503,44 @@ def score_layers(
 # --------------------------------------------------------------------------- intervals
 
 
-def bootstrap_means(values: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> np.ndarray:
-    """Means of `values` (N, k), one row per composite, over `draws` resamples of the N
-    composites with replacement: (draws,) float64. The same `seed` and N resample the same
-    composites, so the means of two scores' difference pair them."""
+def photo_weights(parts: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> np.ndarray:
+    """Resamples of the photographs behind N composites: ``parts`` (N, k) photograph names ->
+    (draws, N) float64 weights. Each resample draws the P distinct photographs P times with
+    replacement; a composite weighs the product of its k parts' counts (0 when any part was
+    not drawn). The same `seed` and ``parts`` give the same resamples."""
+    names, index = np.unique(np.asarray(parts).astype(str), return_inverse=True)
+    index = index.reshape(np.shape(parts))
+    counts = np.random.default_rng(seed).multinomial(
+        len(names), np.full(len(names), 1 / len(names)), size=draws
+    )
+    return counts[:, index].prod(axis=2).astype(np.float64)
+
+
+def bootstrap_means(
+    values: np.ndarray,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+    parts: np.ndarray | None = None,
+) -> np.ndarray:
+    """Means of `values` (N, k), one row per composite (or image), over `draws` resamples:
+    (draws,) float64. Without ``parts`` the N rows are resampled with replacement; with
+    ``parts`` (N, k) photograph names the photographs are (`photo_weights`), and a resample
+    that keeps no whole composite gives NaN. The same `seed` and N (and ``parts``) resample
+    alike, so the means of two scores' difference pair them."""
     per = np.asarray(values, np.float64).reshape(len(values), -1).mean(axis=1)
-    chosen = np.random.default_rng(seed).integers(0, len(per), size=(draws, len(per)))
-    return per[chosen].mean(axis=1)
+    if parts is None:
+        chosen = np.random.default_rng(seed).integers(0, len(per), size=(draws, len(per)))
+        return per[chosen].mean(axis=1)
+    weights = photo_weights(parts, draws, seed)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, weights @ per / total, np.nan)
 
 
 def interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """The central `level` percentile interval of bootstrap `samples`: (low, high)."""
-    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
+    """The central `level` percentile interval of bootstrap `samples` (NaNs left out): (low,
+    high)."""
+    low, high = np.nanquantile(samples, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
 
@@ -520,13 +549,21 @@ def _matrix(rows: pd.DataFrame, column: str) -> np.ndarray:
     return rows.pivot(index="composite", columns="part", values=column).to_numpy(np.float64)
 
 
+def _photos(rows: pd.DataFrame) -> np.ndarray | None:
+    """One layer and method's photographs as (N composites, k parts), in `_matrix`'s order;
+    None when the rows do not name them (the bootstrap then resamples composites)."""
+    if "photo" not in rows:
+        return None
+    return rows.pivot(index="composite", columns="part", values="photo").to_numpy(object)
+
+
 def summary(pairs: pd.DataFrame, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> pd.DataFrame:
     """Per layer and method (`RANDOM` last): ``pairs``, ``hits`` (sum of pointing credit),
     ``pointing`` and ``mass`` (means over pairs), their `LEVEL` intervals (``*_low``,
     ``*_high``), ``chance`` (the cells' mean share of the area), ``zero`` (all-zero maps),
     and the lead over the random maps of the same pairs with its interval
-    (``*_lead``, ``*_lead_low``, ``*_lead_high``; same resamples). Bootstraps resample
-    composites. Empty `pairs` give an empty table."""
+    (``*_lead``, ``*_lead_low``, ``*_lead_high``; same resamples). Bootstraps resample the
+    photographs (`bootstrap_means`). Empty `pairs` give an empty table."""
     rows = []
     if pairs.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -536,11 +573,12 @@ def summary(pairs: pd.DataFrame, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) ->
         row["hits"] = float(group["hit"].sum())
         for score in ("hit", "mass"):
             name = "pointing" if score == "hit" else "mass"
-            values, base = _matrix(group, score), _matrix(chance, score)
+            values, base, photos = _matrix(group, score), _matrix(chance, score), _photos(group)
             row[name] = float(values.mean())
-            row[f"{name}_low"], row[f"{name}_high"] = interval(bootstrap_means(values, draws, seed))
+            means = bootstrap_means(values, draws, seed, photos)
+            row[f"{name}_low"], row[f"{name}_high"] = interval(means)
             row[f"{name}_lead"] = float((values - base).mean())
-            lead = bootstrap_means(values - base, draws, seed)
+            lead = bootstrap_means(values - base, draws, seed, photos)
             row[f"{name}_lead_low"], row[f"{name}_lead_high"] = interval(lead)
         row["chance"] = float(group["share"].mean())
         row["zero"] = int(group["zero"].sum())
@@ -557,7 +595,7 @@ def difference(
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """The mean of ``score`` (``"hit"`` or ``"mass"``) for (layer, method) `first` minus
-    `second` over the same pairs, and its `LEVEL` interval (composites resampled): (mean,
+    `second` over the same pairs, and its `LEVEL` interval (photographs resampled): (mean,
     low, high); NaNs when either was not scored or they are the same."""
 
     def pick(layer: str, method: str) -> pd.DataFrame:
@@ -567,7 +605,7 @@ def difference(
     if a.empty or b.empty or first == second:
         return (np.nan, np.nan, np.nan)
     diff = _matrix(a, score) - _matrix(b, score)
-    return (float(diff.mean()), *interval(bootstrap_means(diff, draws, seed)))
+    return (float(diff.mean()), *interval(bootstrap_means(diff, draws, seed, _photos(a))))
 
 
 def compared(

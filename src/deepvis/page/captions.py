@@ -45,7 +45,8 @@ def caption_metadata(
     kind: str, label: str, caption: str, here: bool = False
 ) -> dict[str, dict[str, Any]]:
     """The output metadata of a captioned item; `kind` is ``"fig"`` or ``"tab"``. With `here`,
-    the write-ups' LaTeX keeps the item where it stands (placement ``H``) instead of floating it.
+    the hand-ins' LaTeX keeps the item where it stands (placement ``H``) instead of floating it;
+    the technical report (notebook metadata ``floats``) floats every item.
 
     Raises `DeepvisError` for an unknown kind, a label that is not ``[A-Za-z0-9_.-]+`` or an
     empty caption.

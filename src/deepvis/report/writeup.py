@@ -350,7 +350,14 @@ def writeup(
     for cell in front:
         cell.metadata["tags"] = [HTML_ONLY_TAG]
     # The PDF lists its contents only for the long technical report; the hand-ins are short.
-    metadata: dict = {"title": title, "subtitle": subtitle, "contents": key == COMBINED}
+    # The hand-ins keep the items captioned `here` where they stand, next to their prose; the
+    # technical report lets every item float (``floats``), so that its pages fill.
+    metadata: dict = {
+        "title": title,
+        "subtitle": subtitle,
+        "contents": key == COMBINED,
+        "floats": key == COMBINED,
+    }
     if block.byline():
         metadata["authors"] = [{"name": block.byline()}]
     if block.date:
