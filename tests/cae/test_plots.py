@@ -260,7 +260,7 @@ def test_loss_curves_scale_to_the_curves_and_annotate_far_references():
     )
     (ax,) = fig.axes
     assert ax.get_title() == "CAE" and ax.get_xlabel() == "epoch"
-    assert "cross-entropy" in ax.get_ylabel()
+    assert ax.get_ylabel() == "BCE per pixel"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])
     low, high = ax.get_ylim()
     values = history["loss"] + history["val_loss"]
@@ -340,6 +340,16 @@ def test_latent_panels_share_sample_colours_and_labels(labelled):
     for point, colour in zip(left[:20], colours[:20], strict=True):
         i = int(np.flatnonzero(np.all(codes == point, axis=1))[0])
         assert matplotlib.colors.to_hex(colour) == plots.CLASS_COLORS[labels[i]]
+
+
+def test_latent_panels_break_a_long_y_label_before_its_parenthesis(labelled):
+    codes, labels = labelled
+    pca = ("component 1 (29.0% of the variance)", "component 2 (17.8% of the variance)")
+    fig = plots.latent_panels({"CAE": codes, "PCA": codes}, labels, panel_axes={"PCA": pca})
+    cae_ax, pca_ax = fig.axes[:2]
+    assert pca_ax.get_xlabel() == pca[0]  # room enough below the axes
+    assert pca_ax.get_ylabel() == "component 2\n(17.8% of the variance)"
+    assert cae_ax.get_ylabel() == plots.EMBEDDING_AXES[1]  # short: left whole
 
 
 def test_manifold_mosaic():

@@ -1,5 +1,6 @@
+import pytest
 
-from deepvis.page.words import listed, with_article
+from deepvis.page.words import listed, power_of_ten, with_article
 
 
 def test_listed_joins_as_english_does():
@@ -15,3 +16,17 @@ def test_with_article_takes_an_before_a_vowel_letter():
     assert with_article("ankle boot") == "an ankle boot"
     assert with_article("t-shirt/top") == "a t-shirt/top"
     assert with_article("Egyptian cat") == "an Egyptian cat"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (9.4e-07, "9 × 10⁻⁷"),
+        (3e-06, "3 × 10⁻⁶"),
+        (2.5e12, "2 × 10¹²"),
+        (0.0, "0"),
+        (-4e-5, "-4 × 10⁻⁵"),
+    ],
+)
+def test_power_of_ten_reads_as_prose(value, text):
+    assert power_of_ten(value) == text

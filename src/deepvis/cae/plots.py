@@ -119,7 +119,7 @@ def loss_curves(
     references = references or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 1.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 1.7), layout="constrained")
     handles = [
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
@@ -286,7 +286,10 @@ def _class_scatter(
         rasterized=True,
     )
     ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
+    # a long y-label breaks before its parenthesis, so that it stays beside its axes
+    ax.set_ylabel(
+        axis_labels[1].replace(" (", "\n(", 1) if len(axis_labels[1]) > 24 else axis_labels[1]
+    )
     ax.grid(alpha=0.2)
 
 

@@ -214,8 +214,9 @@ def layers_figure(
     images: Sequence[np.ndarray], maps: Mapping[str, Sequence[np.ndarray]], titles: Sequence[str]
 ) -> Figure:
     """Several images' maps at several layers, overlaid: one column per image (titled with
-    `titles`), one row per layer (labelled with its key in `maps`), 6.5 inches wide; a white
-    ``+`` marks the centre of each map's peak cell on its grid (the first maximum where tied).
+    `titles`), one row per layer (labelled with its key in `maps`), 6.5 inches wide; a ``+``
+    (black on white) marks the centre of each map's peak cell on its grid (the first maximum
+    where tied).
 
     ``images``: N RGB images (H, W, 3) uint8, of any sizes; ``maps``: row label -> N maps on
     their layer's grid (h, w), each scaled to its own maximum and resized bilinearly to its
@@ -231,14 +232,9 @@ def layers_figure(
             ax.imshow(overlay(image, heat))
             (gh, gw), (height, width) = np.shape(grid), image.shape[:2]
             y, x = np.unravel_index(int(np.argmax(grid)), (gh, gw))
-            ax.plot(
-                (x + 0.5) * width / gw - 0.5,
-                (y + 0.5) * height / gh - 0.5,
-                "+",
-                color="white",
-                markersize=9,
-                markeredgewidth=1.8,
-            )
+            centre = ((x + 0.5) * width / gw - 0.5, (y + 0.5) * height / gh - 0.5)
+            for color, size, edge in (("white", 12, 2.2), ("black", 10, 1.0)):  # seen on any map
+                ax.plot(*centre, "+", color=color, markersize=size, markeredgewidth=edge)
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(label, fontsize=7)

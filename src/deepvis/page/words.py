@@ -19,3 +19,15 @@ def with_article(noun: str) -> str:
     ``"an ankle boot"``. (By letter, not by sound: right for the class names of Fashion-MNIST and
     for nouns that do not start with a silent h or a vowel read as a consonant.)"""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(value: float) -> str:
+    """A small or large number as prose writes it, one significant digit times a power of ten:
+    ``9.4e-07`` -> ``"9 × 10⁻⁷"``, ``3e-06`` -> ``"3 × 10⁻⁶"``; ``"0"`` for zero."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
