@@ -35,3 +35,24 @@ def test_layers_figure_puts_each_map_on_its_image_row_by_layer():
             assert (py, px) == pytest.approx(
                 ((cell[0] + 0.5) * h / cells[0] - 0.5, (cell[1] + 0.5) * w / cells[1] - 0.5)
             )
+
+
+def test_gradcam_panel_shows_each_rank_and_marks_its_maximum():
+    """Input, then per rank a heat map over its overlay; a + at each map's maximum on both, none
+    on an all-zero map (titled so)."""
+    image = np.full((30, 40, 3), 128, np.uint8)
+    heat = np.zeros((3, 30, 40))
+    heat[0, 5, 7] = 1.0
+    heat[1, 20, 33] = 0.4
+    fig = plots.gradcam_panel(image, heat, ["a (50.0%)", "b (20.0%)", "c (1.0%)"])
+    axes = np.array(fig.axes[:8]).reshape(2, 4)
+    assert axes[0, 0].get_title() == "input; top-1:\na (50.0%)"
+    assert [ax.get_title() for ax in axes[0, 1:]] == [
+        "rank 1:\na (50.0%)",
+        "rank 2:\nb (20.0%)",
+        "rank 3 (all zero):\nc (1.0%)",
+    ]
+    for rank, (y, x) in ((1, (5, 7)), (2, (20, 33))):
+        for ax in axes[:, rank]:
+            assert {line.get_xydata()[0].tolist() == [x, y] for line in ax.lines} == {True}
+    assert not axes[0, 3].lines and not axes[1, 3].lines

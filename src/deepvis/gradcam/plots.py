@@ -144,6 +144,12 @@ def saliency_colorbar(fig: Figure, image: Any) -> Any:
     return colorbar
 
 
+def _mark_peak(ax: Any, x: float, y: float) -> None:
+    """A ``+`` at pixel (x, y) of ``ax``'s image, black on white so that it shows on any map."""
+    for color, size, edge in (("white", 12, 2.2), ("black", 10, 1.0)):
+        ax.plot(x, y, "+", color=color, markersize=size, markeredgewidth=edge)
+
+
 def gradcam_panel(
     image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
 ) -> Figure:
@@ -154,7 +160,8 @@ def gradcam_panel(
     ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
     ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. Always `PANEL_SIZE` (images are
     fitted into equal cells), with one colour bar in the same place (`saliency_colorbar`), so
-    that every panel prints alike; titles are 8 pt.
+    that every panel prints alike; titles are 8 pt. A ``+`` (`_mark_peak`) marks each map's
+    maximum (the first where tied) on its heat map and its overlay.
     """
     k = len(labels)
     fig = Figure(figsize=PANEL_SIZE, layout="constrained")
@@ -167,6 +174,10 @@ def gradcam_panel(
         note = "" if heat.max() > 0 else " (all zero)"
         axes[0, rank].set_title(f"rank {rank}{note}:\n{label}", fontsize=8)
         axes[1, rank].imshow(overlay(image, heat))
+        if heat.max() > 0:  # the map's maximum (a cell centre of its grid, as upsampled)
+            y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+            for ax in axes[:, rank]:
+                _mark_peak(ax, x, y)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -232,9 +243,7 @@ def layers_figure(
             ax.imshow(overlay(image, heat))
             (gh, gw), (height, width) = np.shape(grid), image.shape[:2]
             y, x = np.unravel_index(int(np.argmax(grid)), (gh, gw))
-            centre = ((x + 0.5) * width / gw - 0.5, (y + 0.5) * height / gh - 0.5)
-            for color, size, edge in (("white", 12, 2.2), ("black", 10, 1.0)):  # seen on any map
-                ax.plot(*centre, "+", color=color, markersize=size, markeredgewidth=edge)
+            _mark_peak(ax, (x + 0.5) * width / gw - 0.5, (y + 0.5) * height / gh - 0.5)
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(label, fontsize=7)
