@@ -385,3 +385,23 @@ def test_requested_model_refuses_unknown_names(monkeypatch):
     monkeypatch.setenv("DEEPVIS_GRADCAM_MODEL", "resnet")
     with pytest.raises(DeepvisError, match="DEEPVIS_GRADCAM_MODEL=resnet is not a model"):
         models.requested_model()
+
+
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/weights.h5"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            f"URL fetch failure on {KERAS_URL}: None -- [Errno -2] Name or service not known",
+            "download of them from storage.googleapis.com failed (the host name did not resolve "
+            "here)",
+        ),
+        (f"URL fetch failure on {KERAS_URL}: timed out", "failed (the connection failed)"),
+        ("Connection refused", "download of them from its server failed (the connection failed)"),
+        ("HDF5 file is truncated", "could not be loaded or downloaded (HDF5 file is truncated)"),
+    ],
+)
+def test_fallback_reason_names_the_host_and_why_the_download_failed(error, expected):
+    assert expected in models.fallback_reason(error)

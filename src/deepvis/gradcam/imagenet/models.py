@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -243,11 +244,21 @@ def load_model(name: str = "auto") -> ImageNetModel:
 
 
 def fallback_reason(error: str) -> str:
-    """A write-up's clause for why VGG-16 was not used, from `download_vgg16`'s error."""
-    offline = ("not known", "name resolution", "unreachable", "timed out", "refused", "No route")
-    if any(word in error for word in offline):
+    """A write-up's clause for why VGG-16 was not used, from `download_vgg16`'s error: the host
+    Keras tried and why it failed (its name did not resolve, or the connection failed), or the
+    error itself when it was not a network failure."""
+    unresolved = ("not known", "name resolution", "Temporary failure in name")
+    unreachable = ("unreachable", "timed out", "refused", "No route")
+    if any(word in error for word in (*unresolved, *unreachable)):
+        found = re.search(r"https?://([^/\s]+)", error)
+        host = found.group(1) if found else "its server"
+        why = (
+            "the host name did not resolve here"
+            if any(word in error for word in unresolved)
+            else "the connection failed"
+        )
         return (
-            "its ImageNet weights were not on disk and Keras' download of them could not reach "
-            "the server (no network connection)"
+            f"its ImageNet weights were not on disk and Keras' download of them from {host} "
+            f"failed ({why})"
         )
     return f"its ImageNet weights could not be loaded or downloaded ({error})"
