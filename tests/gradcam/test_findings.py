@@ -177,8 +177,14 @@ def test_with_interval_cites_mean_and_interval():
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [((0, 3), True), ((6, 3), True), ((3, 0), True), ((3, 6), True), ((3, 3), False),
-     ((1, 5), False)],
+    [
+        ((0, 3), True),
+        ((6, 3), True),
+        ((3, 0), True),
+        ((3, 6), True),
+        ((3, 3), False),
+        ((1, 5), False),
+    ],
 )
 def test_peak_on_border_only_for_a_maximum_in_an_edge_cell(cell, expected):
     grid = np.full((7, 7), 0.1)
@@ -208,3 +214,16 @@ def test_chance_rho_matches_the_null_distribution_of_spearmans_rho():
     n = 9
     exact = np.sqrt(2 / (np.pi * (n - 1)))
     assert findings.chance_rho((3, 3), draws=4000) == pytest.approx(exact, rel=0.06)
+
+
+def test_rank_correlations_and_image_pairs_on_hand_made_maps():
+    a = np.arange(9.0).reshape(3, 3)
+    maps = np.stack([np.stack([a, 2 * a + 1, -a]), np.stack([a, a.T, a])])  # (2 images, 3 ranks)
+    np.testing.assert_allclose(
+        findings.rank_correlations(maps), [[1.0, -1.0], [findings.map_correlation(a, a.T), 1.0]]
+    )
+    assert findings.map_correlation(a, a.T) == pytest.approx(
+        np.corrcoef(a.ravel(), a.T.ravel())[0, 1]
+    )
+    pairs = findings.image_pairs(np.stack([a, -a, 2 * a]), findings.map_correlation)
+    np.testing.assert_allclose(pairs, [-1.0, 1.0, -1.0])  # 0-1, 0-2, 1-2

@@ -11,7 +11,7 @@ prompt instead of such prose there (`deepvis.page.myst`), but the notebook evalu
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def peak_place(grid: np.ndarray) -> str:
     column), counted from 1 at the top left, ``"cell (1, 2)"``. The first maximum in row-major
     order where tied. The grid, not the upsampled map, because a bilinearly upsampled map
     peaks at a cell centre: its position is no finer than the cell."""
-    y, x = _peak_cell(grid)
+    y, x = peak_cell(grid)
     return f"cell ({y + 1}, {x + 1})"
 
 
@@ -180,11 +180,11 @@ def peak_on_border(grid: np.ndarray) -> bool:
     """Whether the maximum of a map on its layer's grid ``grid`` (h, w) lies in a cell on the
     grid's edge (first or last row or column); the first maximum in row-major order where
     tied, as in `peak_place`."""
-    (h, w), (y, x) = np.shape(grid), _peak_cell(grid)
+    (h, w), (y, x) = np.shape(grid), peak_cell(grid)
     return y in (0, h - 1) or x in (0, w - 1)
 
 
-def _peak_cell(grid: np.ndarray) -> tuple[int, int]:
+def peak_cell(grid: np.ndarray) -> tuple[int, int]:
     """(row, column), from 0, of the maximum of a 2-D map ``grid`` (h, w): the first in
     row-major order where tied. Raises `ValueError` for anything but a non-empty 2-D map."""
     grid = np.asarray(grid)
@@ -194,15 +194,32 @@ def _peak_cell(grid: np.ndarray) -> tuple[int, int]:
     return int(y), int(x)
 
 
+def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r between two maps of the same shape, over their cells (the write-ups' *r*)."""
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def rank_correlations(maps: np.ndarray) -> np.ndarray:
+    """`map_correlation` of each image's rank-1 map with each of its lower ranks: maps
+    (N, k, h, w) -> (N, k - 1)."""
+    return np.array([[map_correlation(m[0], other) for other in m[1:]] for m in maps])
+
+
+def image_pairs(maps: np.ndarray, measure: Callable[[np.ndarray, np.ndarray], float]) -> np.ndarray:
+    """``measure`` between the maps of every two different images, maps (N, h, w) with
+    N >= 2 (one per image): (N (N - 1) / 2,) float64, pairs in row-major order (0-1, 0-2, ...)."""
+    if len(maps) < 2:
+        raise DeepvisError(f"comparing images needs the maps of 2 images or more, not {len(maps)}")
+    pairs = [(i, j) for i in range(len(maps)) for j in range(i + 1, len(maps))]
+    return np.array([measure(maps[i], maps[j]) for i, j in pairs], dtype=np.float64)
+
+
 def unrelated_rho(maps: np.ndarray) -> float:
     """The sanity check's floor among trained maps: the mean |`deepvis.gradcam.checks.spearman`|
-    between the maps of every two different images, maps (N, h, w), N >= 2, one per image
-    (e.g. each image's trained top-1 map). A map that has lost its image can keep this much
-    likeness to it through what all maps share (layout, a centre bias)."""
-    if len(maps) < 2:
-        raise DeepvisError(f"unrelated_rho needs the maps of 2 images or more, not {len(maps)}")
-    pairs = [(i, j) for i in range(len(maps)) for j in range(i + 1, len(maps))]
-    return float(np.mean([abs(spearman(maps[i], maps[j])) for i, j in pairs]))
+    between the maps of every two different images (`image_pairs`), maps (N, h, w), N >= 2,
+    one per image (e.g. each image's trained top-1 map). A map that has lost its image can keep
+    this much likeness to it through what all maps share (layout, a centre bias)."""
+    return float(np.mean(np.abs(image_pairs(maps, spearman))))
 
 
 def chance_rho(shape: tuple[int, int], draws: int = 2000, seed: int = 0) -> float:

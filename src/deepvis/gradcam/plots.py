@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepvis.gradcam.checks import GUIDED, Sanity, SanityStep, method_title
+from deepvis.gradcam.findings import peak_cell
 from deepvis.gradcam.images import overlay, resize_map
 
 CMAP = "jet"
@@ -175,7 +176,7 @@ def gradcam_panel(
         axes[0, rank].set_title(f"rank {rank}{note}:\n{label}", fontsize=8)
         axes[1, rank].imshow(overlay(image, heat))
         if heat.max() > 0:  # the map's maximum (a cell centre of its grid, as upsampled)
-            y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+            y, x = peak_cell(heat)
             for ax in axes[:, rank]:
                 _mark_peak(ax, x, y)
     for ax in axes.ravel():
@@ -242,7 +243,7 @@ def layers_figure(
             heat = resize_map(grid / peak if peak > 0 else grid, image.shape[:2])
             ax.imshow(overlay(image, heat))
             (gh, gw), (height, width) = np.shape(grid), image.shape[:2]
-            y, x = np.unravel_index(int(np.argmax(grid)), (gh, gw))
+            y, x = peak_cell(grid)
             _mark_peak(ax, (x + 0.5) * width / gw - 0.5, (y + 0.5) * height / gh - 0.5)
             ax.set_xticks([])
             ax.set_yticks([])
