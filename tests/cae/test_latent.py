@@ -294,16 +294,6 @@ def test_axis_correlations_find_what_each_dimension_follows():
     assert abs(r.loc["dimension 1", "height"]) < 0.2  # independent draws
 
 
-def test_class_spread_is_the_interquartile_range_per_class_and_dimension():
-    from deepvis.cae.latent import CLASS_NAMES, class_spread
-
-    codes = np.array([[0, 0], [1, 10], [2, 20], [3, 30], [4, 40], [0, 0], [0, 0], [0, 0]], float)
-    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1])
-    spread = class_spread(codes, labels)
-    assert spread.loc[CLASS_NAMES[0]].tolist() == [2.0, 20.0]  # 75th minus 25th percentile
-    assert spread.loc[CLASS_NAMES[1]].tolist() == [0.0, 0.0]
-
-
 def test_pixel_accuracy_is_the_share_read_as_the_true_class():
     (x_train, y_train), _ = known.known_split()
     coat, shirt = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Shirt")

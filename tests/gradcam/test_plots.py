@@ -56,3 +56,9 @@ def test_gradcam_panel_shows_each_rank_and_marks_its_maximum():
         for ax in axes[:, rank]:
             assert {line.get_xydata()[0].tolist() == [x, y] for line in ax.lines} == {True}
     assert not axes[0, 3].lines and not axes[1, 3].lines
+    noted = plots.gradcam_panel(image, heat, ["a", "b", "c"], notes=["", "r = 0.95", "r = 0.10"])
+    assert [ax.get_title() for ax in noted.axes[1:4]] == [
+        "rank 1:\na",
+        "rank 2, r = 0.95:\nb",
+        "rank 3, r = 0.10 (all zero):\nc",
+    ]

@@ -118,16 +118,6 @@ def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.
     )
 
 
-def class_spread(codes: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
-    """The interquartile range of each class's (N, 2) `codes` along each dimension: rows are
-    the class names (`CLASS_NAMES`), columns ``dimension 1``, ``dimension 2`` (code units)."""
-    rows = {
-        CLASS_NAMES[k]: np.subtract(*np.percentile(codes[labels == k], [75, 25], axis=0))
-        for k in np.unique(labels)
-    }
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["dimension 1", "dimension 2"])
-
-
 def embed(embedding: Embedding, x: np.ndarray) -> np.ndarray:
     """Codes of images (N, 28, 28[, 1]) or (N, 784) under `embedding`: float32 (N, d)."""
     return np.asarray(embedding.transform(flatten(x)), dtype=np.float32)

@@ -152,14 +152,19 @@ def _mark_peak(ax: Any, x: float, y: float) -> None:
 
 
 def gradcam_panel(
-    image: np.ndarray, heatmaps: np.ndarray, labels: Sequence[str], title: str = ""
+    image: np.ndarray,
+    heatmaps: np.ndarray,
+    labels: Sequence[str],
+    title: str = "",
+    notes: Sequence[str] = (),
 ) -> Figure:
     """One image and its top-k maps at text width: the input titled with its top-1 class, then
     per rank the heat map (top row, titled with its class) and the overlay below it (the rows
     labelled "heat map" and "overlay" on the left).
 
     ``image`` (H, W, 3) uint8; ``heatmaps`` (k, H, W) in [0, 1] at the image's resolution;
-    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``. Always `PANEL_SIZE` (images are
+    ``labels`` k strings such as ``"Egyptian_cat (79.1%)"``; ``notes``, if given, k short strings
+    (empty for none) written after each rank, e.g. ``"r = 0.95"``. Always `PANEL_SIZE` (images are
     fitted into equal cells), with one colour bar in the same place (`saliency_colorbar`), so
     that every panel prints alike; titles are 8 pt. A ``+`` (`_mark_peak`) marks each map's
     maximum (the first where tied) on its heat map and its overlay.
@@ -172,7 +177,8 @@ def gradcam_panel(
     axes[1, 0].set_visible(False)
     for rank, (heat, label) in enumerate(zip(heatmaps, labels, strict=True), start=1):
         shown = axes[0, rank].imshow(heat, cmap=CMAP, vmin=0.0, vmax=1.0)
-        note = "" if heat.max() > 0 else " (all zero)"
+        note = "".join(f", {n}" for n in notes[rank - 1 : rank] if n)
+        note += "" if heat.max() > 0 else " (all zero)"
         axes[0, rank].set_title(f"rank {rank}{note}:\n{label}", fontsize=8)
         axes[1, rank].imshow(overlay(image, heat))
         if heat.max() > 0:  # the map's maximum (a cell centre of its grid, as upsampled)
