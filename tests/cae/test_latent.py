@@ -294,6 +294,13 @@ def test_axis_correlations_find_what_each_dimension_follows():
     assert abs(r.loc["dimension 1", "height"]) < 0.2  # independent draws
 
 
+def test_polar_gives_unit_directions_and_distances_from_the_centre():
+    codes = np.array([[4.0, 6.0], [1.0, -0.0], [1.0, 2.0]])
+    directions, distances = latent.polar(codes, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(distances, [5.0, 2.0, 0.0])  # a 3-4-5 triangle, then straight down
+    np.testing.assert_allclose(directions, [[0.6, 0.8], [0.0, -1.0], [0.0, 0.0]])
+
+
 def test_pixel_accuracy_is_the_share_read_as_the_true_class():
     (x_train, y_train), _ = known.known_split()
     coat, shirt = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Shirt")

@@ -104,6 +104,7 @@ def test_run_writes_every_embedding_and_the_file_reads_back(split, tmp_path, cap
         "PCA",
         "t-SNE",
         "UMAP",
+        "PCA, published",
         "AE, published",
         "UMAP, published",
         "t-SNE, published",
@@ -113,6 +114,7 @@ def test_run_writes_every_embedding_and_the_file_reads_back(split, tmp_path, cap
     assert frame.loc["CAE", "seconds"] == saved["CAE"]["seconds"]  # encoding only, not training
     assert frame.loc["t-SNE, published", "knn5"] == 0.804
     assert frame.loc["AE, published", "trustworthiness_all"] == 0.970
+    assert frame.loc["PCA, published", "knn5"] == 0.506  # the calibration: the same PCA-2
     assert np.isnan(frame.loc["UMAP, published", "trustworthiness"])
     assert np.isnan(frame.loc["AE, published", "seconds"])
 

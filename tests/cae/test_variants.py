@@ -192,16 +192,6 @@ def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
     assert name == variants.REPEATED  # the seeds of the screen repeat the report's configuration
 
 
-def test_gain_per_doubling_is_the_average_gain_of_each_doubling():
-    # 0.60 at 8 epochs, 0.66 at 32: two doublings gained 0.06, so 0.03 per doubling.
-    curve = pd.DataFrame({"knn5": [0.60, 0.63, 0.66]}, index=pd.Index([8, 16, 32], name="epochs"))
-    assert variants.gain_per_doubling(curve, 8) == pytest.approx(0.03)
-    assert variants.gain_per_doubling(curve, 16) == pytest.approx(0.03)  # one doubling, same rate
-    slower = curve.assign(trust=[0.90, 0.905, 0.91], bce=[0.33, 0.32, 0.31])
-    assert variants.gain_per_doubling(slower, 8, column="trust") == pytest.approx(0.005)
-    assert variants.gain_per_doubling(slower, 8, column="bce") == pytest.approx(-0.01)
-
-
 def test_noise_is_three_sample_standard_deviations_of_each_score_over_the_seeds():
     # knn5 0.670, 0.672, 0.674: sample std 0.002, so 0.006; bce 0.3208, 0.3210, 0.3212: 0.0006.
     runs = {str(seed): {"knn5": k, "trustworthiness": 0.95, "trustworthiness_all": t,

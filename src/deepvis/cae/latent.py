@@ -98,10 +98,11 @@ def pca_axes(pca: PCA) -> tuple[str, ...]:
 
 
 def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.DataFrame:
-    """What each axis of a 2-D embedding follows: the Pearson correlation of each code dimension
-    of `codes` (N, 2) with three measures of the images `x` (N, 28, 28[, 1]) in [0, 1]: their
-    mean ``brightness``, their ``width`` and ``height`` (the number of pixel columns and rows
-    holding a pixel above `ink`). Rows ``dimension 1``, ``dimension 2``; values in [-1, 1]."""
+    """What each axis of an embedding follows: the Pearson correlation of each code dimension
+    of `codes` (N, d), d = 2 for a plane, with three measures of the images `x`
+    (N, 28, 28[, 1]) in [0, 1]: their mean ``brightness``, their ``width`` and ``height`` (the
+    number of pixel columns and rows holding a pixel above `ink`). Rows ``dimension 1`` to
+    ``dimension d``; values in [-1, 1]."""
     images = np.asarray(x).reshape(len(x), 28, 28)
     marked = images > ink
     measures = {
@@ -116,6 +117,14 @@ def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.
         },
         index=[f"dimension {d + 1}" for d in range(codes.shape[1])],
     )
+
+
+def polar(codes: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) codes seen from `centre` (2,): their unit directions (N, 2) and their distances
+    (N,) from it, in code units (a code at the centre keeps the zero vector as its direction)."""
+    offset = np.asarray(codes, float) - np.asarray(centre, float)
+    distance = np.linalg.norm(offset, axis=1)
+    return offset / np.maximum(distance, np.finfo(float).tiny)[:, None], distance
 
 
 def embed(embedding: Embedding, x: np.ndarray) -> np.ndarray:

@@ -319,7 +319,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.35),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.1),
         squeeze=False,
         layout="constrained",
     )

@@ -184,17 +184,6 @@ def curve(results: Results, name: str) -> pd.DataFrame:
     return frame
 
 
-def gain_per_doubling(curve: pd.DataFrame, start: int, column: str = "knn5") -> float:
-    """What each doubling of the training budget gained in `column`, on average, from `start`
-    epochs to the longest run of `curve` (a straight line in log2 of the epochs).
-
-    `curve`: the frame of `curve` (indexed by epochs, ascending), with a row at `start` epochs.
-    Dividing a gap by it gives the doublings that would close the gap at that rate.
-    """
-    at, last = float(curve.loc[start, column]), float(curve[column].iloc[-1])
-    return (last - at) / np.log2(curve.index[-1] / start)
-
-
 def effects(results: Results) -> pd.DataFrame:
     """What each lever of `LEVERS` changed at the screening budget: one row per lever whose two
     variants both ran.
