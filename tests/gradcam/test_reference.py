@@ -38,6 +38,10 @@ if not reference.available():
 #: image, rank 1); float64: at most 9.8e-8 (Score-CAM 6.7e-8). At ``block10_add`` (14x14x112,
 #: signed activations that largely cancel) float32 rounding reached 1.3e-3.
 TOLERANCE = 1e-4
+#: A 7x7 layer below ``top_activation`` (the last block's output) where the gradient of a class
+#: score varies over positions: there equation (1) averages a gradient that is not constant, so
+#: agreement tests the spatial mean itself, which ``top_activation``'s constant gradient cannot.
+VARYING_LAYER = "block15_project_bn"
 #: Every method pytorch-grad-cam has, but Score-CAM (its own, slow test on EfficientNet-Lite0).
 REFERENCE_METHODS = [m.name for m in METHODS.values() if m.reference and m.name != "scorecam"]
 
@@ -107,6 +111,20 @@ def test_in_float64_every_method_agrees_to_1e_4(batch, ours):
     diffs = reference.float64_agreement(batch, ours["gradcam"].classes, REFERENCE_METHODS)
     assert set(diffs) == set(REFERENCE_METHODS)
     assert max(diffs.values()) <= TOLERANCE, diffs
+
+
+def test_grad_cam_agrees_where_the_gradient_varies_over_positions(lite0_net, batch, ours):
+    """At `VARYING_LAYER` the gradient of each top-3 class varies over the 49 positions (a
+    reading of one position, or a sum for a mean, would show), and Grad-CAM still agrees with
+    pytorch-grad-cam in float64."""
+    from deepvis.gradcam.experiment import top_class_spreads
+
+    cam = GradCAM(lite0_net.model, VARYING_LAYER)
+    assert cam.grid == (7, 7)
+    assert top_class_spreads(cam, batch, top=3).min() > 0.1  # share of gradient energy varying
+    classes = ours["gradcam"].classes
+    diffs = reference.float64_agreement(batch, classes, ["gradcam"], layer=VARYING_LAYER)
+    assert diffs["gradcam"] <= TOLERANCE, diffs
 
 
 def test_float64_keras_builds_float64_models_and_restores_the_defaults():

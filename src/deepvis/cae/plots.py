@@ -160,6 +160,7 @@ def loss_curves(
     ax.set_ylim(low, high)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 labelled ticks
     ax.set_ylabel("BCE per pixel")
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
