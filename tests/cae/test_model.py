@@ -128,11 +128,29 @@ def test_summary_text_is_keras_summary_without_row_rules():
     assert len(layers) == len(cae.encoder.layers)  # one row per layer, input included
 
 
-def test_summaries_side_by_side_keep_each_summary_whole_in_its_own_columns():
-    from deepvis.cae.model import NARROW_SUMMARY, summaries_side_by_side, summary_text
+def test_compact_summary_keeps_keras_rows_and_numbers_without_rules_or_batch_dimension():
+    from deepvis.cae.model import compact_summary
 
     cae = build_cae(CAEConfig(filters=(16, 32, 64, 128), batch_norm=True, epochs=1))
-    parts = [summary_text(m, *NARROW_SUMMARY).splitlines() for m in (cae.encoder, cae.decoder)]
+    text = compact_summary(cae.encoder)
+    lines = text.splitlines()
+    assert lines[0] == 'Model: "encoder"'
+    assert lines[1].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    assert not any(ch in text for ch in "│┃┏┡└")
+    # one row per layer, in order, with the shapes of a real forward pass and Keras' counts
+    body = lines[3 : 3 + len(cae.encoder.layers)]
+    assert [row.split()[0] for row in body] == [layer.name for layer in cae.encoder.layers]
+    assert body[1].split() == ["enc_conv1", "(Conv2D)", "(28,", "28,", "16)", "144"]  # 3*3*1*16
+    assert body[-1].split() == ["code", "(Dense)", "(2)", "1,026"]  # 512*2 + 2
+    assert "Total params: 98,898" in lines[-3]  # the 4-block encoder of the write-ups
+    assert max(map(len, lines)) <= 56  # two fit side by side at 8 points (111 characters)
+
+
+def test_summaries_side_by_side_keep_each_summary_whole_in_its_own_columns():
+    from deepvis.cae.model import compact_summary, summaries_side_by_side
+
+    cae = build_cae(CAEConfig(filters=(16, 32, 64, 128), batch_norm=True, epochs=1))
+    parts = [compact_summary(m).splitlines() for m in (cae.encoder, cae.decoder)]
     rows = summaries_side_by_side(cae.encoder, cae.decoder, gap=3).splitlines()
     assert len(rows) == max(map(len, parts))  # as tall as the longer one
     left_width = max(map(len, parts[0]))
@@ -140,12 +158,8 @@ def test_summaries_side_by_side_keep_each_summary_whole_in_its_own_columns():
     right = [row[left_width + 3 :] for row in rows]
     assert left[: len(parts[0])] == [line.rstrip() for line in parts[0]]
     assert not any(left[len(parts[0]) :])  # blank under the shorter summary
-    assert right == parts[1]
-    # The narrow layout wraps no row: one row per layer, its full name on it
-    for part, model in zip(parts, (cae.encoder, cae.decoder), strict=True):
-        names = [line for line in part if line.startswith("│")]
-        assert len(names) == len(model.layers)
-    assert any("│ enc_conv1_bn (FusedBatchNorm) │" in row for row in rows)
+    assert right == [line.rstrip() for line in parts[1]]
+    assert any(row.startswith("enc_conv1_bn (FusedBatchNorm)") for row in rows)
 
 
 def _keras_and_fused_batch_norm(shape: tuple[int, ...]):

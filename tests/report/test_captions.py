@@ -90,6 +90,15 @@ def test_technical_report_numbers_across_exercises():
     assert "## Step 1: Grad-CAM\n\nFigure 3" in text
 
 
+def test_a_caption_that_refers_to_another_figure_gets_its_number():
+    notebooks = _notebooks()
+    notebooks[1][1].cells.append(_figure("cam2", "As [Figure](#fig-cam), for another image."))
+    hand_in = writeup.writeup("exercise2", notebooks, writeup.TitleBlock())
+    report = writeup.writeup("report", notebooks, writeup.TitleBlock())
+    assert writeup.captioned(hand_in.cells)[-1]["caption"] == "As Figure 1, for another image."
+    assert writeup.captioned(report.cells)[-1]["caption"] == "As Figure 3, for another image."
+
+
 def test_a_reference_to_an_item_the_write_up_lacks_is_an_error():
     notebooks = _notebooks()
     notebooks[0][1].cells[0].source += " And [Figure](#fig-extra)."  # technical-only figure

@@ -15,6 +15,7 @@ encoder block's pooled output, half the size of the mirrored encoder conv.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -262,12 +263,36 @@ def summary_text(
     return "\n".join(row for row in rows if not row.startswith("├"))
 
 
-def summaries_side_by_side(*models: keras.Model, gap: int = 2) -> str:
-    """The `summary_text` of each of `models` in the `NARROW_SUMMARY` layout, beside one
-    another (`gap` spaces apart), each padded to its widest line: the encoder's and the
-    decoder's summaries side by side take the height of the longer one only."""
-    line_length, positions = NARROW_SUMMARY
-    blocks = [summary_text(m, line_length, positions).splitlines() for m in models]
+def compact_summary(model: keras.Model) -> str:
+    """Keras' summary of `model` (`summary_text` in the `NARROW_SUMMARY` layout) as plain
+    columns: the same rows, names and numbers, without the box rules around and between the
+    columns and without the batch dimension (``None``) of every output shape, so that two
+    summaries fit side by side across a page at 8 points (52 characters a line for the CAE's
+    halves, against 64)."""
+    title: list[str] = []
+    rows: list[list[str]] = []
+    totals: list[str] = []
+    for line in summary_text(model, *NARROW_SUMMARY).splitlines():
+        if line[:1] in "│┃":  # a row of the table: its cells between the vertical rules
+            rows.append([cell.strip() for cell in re.split("[│┃]", line)[1:-1]])
+        elif line.strip() and line[:1] not in "┏┡└┗┌":  # not a horizontal rule
+            (totals if rows else title).append(line.strip())
+    for row in rows[1:]:  # below the header: "(None, 28, 28, 16)" -> "(28, 28, 16)"
+        row[1] = re.sub(r"^\(None,\s*", "(", row[1])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rule = "─" * (sum(widths) + 4)
+
+    def line_of(row: list[str]) -> str:
+        return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
+
+    return "\n".join([*title, line_of(rows[0]), rule, *map(line_of, rows[1:]), rule, *totals])
+
+
+def summaries_side_by_side(*models: keras.Model, gap: int = 4) -> str:
+    """The `compact_summary` of each of `models`, beside one another (`gap` spaces apart),
+    each padded to its widest line: the encoder's and the decoder's summaries side by side
+    take the height of the longer one only."""
+    blocks = [compact_summary(m).splitlines() for m in models]
     height = max(map(len, blocks))
     columns = []
     for block in blocks:

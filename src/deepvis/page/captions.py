@@ -134,7 +134,8 @@ def text_table(text: str, *, label: str, caption: str, small: bool = False) -> N
         points = 7 * SCRIPTSIZE_CHARS / longest
         size = f"\\fontsize{{{points:.2f}pt}}{{{1.15 * points:.2f}pt}}\\selectfont"
     else:
-        size = "\\scriptsize" if small or longest > 90 else "\\footnotesize"
+        fits_8pt = longest <= SCRIPTSIZE_CHARS * 7 / 8  # 112 characters at 8 points
+        size = "\\footnotesize" if fits_8pt and not small else "\\scriptsize"
     bundle = {
         "text/plain": text,
         "text/html": f'<pre class="deepvis-text">{html.escape(text)}</pre>',

