@@ -231,3 +231,13 @@ def test_ties_are_the_rows_within_the_threshold_of_the_best_best_first():
     assert variants.ties(frame, 0.001) == ["b"]
     assert variants.ties(frame, 0.0005, column="test_bce") == ["e"]  # lower is better
     assert variants.ties(frame.drop(index="e"), 0.001, column="test_bce") == ["b", "d"]
+
+
+def test_t_bar_is_the_t_quantile_times_root_two_sample_standard_deviations():
+    # knn5 0.670, 0.672, 0.674: sample std 0.002; t(0.975, 2 df) = 4.3027 (tables), so a
+    # difference of two single runs needs 4.3027 * sqrt(2) * 0.002 = 0.01217
+    runs = {str(seed): {"knn5": k} for seed, k in enumerate((0.670, 0.672, 0.674))}
+    assert variants.t_bar(runs) == pytest.approx(0.012170, abs=2e-6)
+    assert variants.t_bar(runs) / 0.002 == pytest.approx(6.085, abs=1e-3)  # about 6 sigma
+    with pytest.raises(DeepvisError, match="at least 2 seeds, got 1"):
+        variants.t_bar({"0": runs["0"]})

@@ -224,6 +224,20 @@ def noise(
     }
 
 
+def t_bar(runs: Mapping[str, Mapping[str, float]], score: str = "knn5", level: float = 0.95) -> float:
+    """The smallest difference between two single runs that a two-sided t-test at `level`
+    calls significant, with the standard deviation σ of `score` estimated from the seeds of
+    `runs` (n − 1 degrees of freedom): t · √2 · σ. With 3 seeds that is about 6.1σ, twice the
+    screening rule's `NOISE_STDS` = 3σ, which is a screen, not a test."""
+    from scipy.stats import t
+
+    values = [float(row[score]) for row in runs.values()]
+    if len(values) < 2:
+        raise DeepvisError(f"a t-test needs at least 2 seeds, got {len(values)}")
+    quantile = float(t.ppf(0.5 + level / 2, len(values) - 1))
+    return quantile * float(np.sqrt(2)) * float(np.std(values, ddof=1))
+
+
 def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
     """Which changes of `changes` (e.g. `effects`) are effects: True where a change is at least
     its column's threshold in size. One column per score of `thresholds` (`noise`) that
