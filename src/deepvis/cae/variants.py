@@ -224,7 +224,9 @@ def noise(
     }
 
 
-def t_bar(runs: Mapping[str, Mapping[str, float]], score: str = "knn5", level: float = 0.95) -> float:
+def t_bar(
+    runs: Mapping[str, Mapping[str, float]], score: str = "knn5", level: float = 0.95
+) -> float:
     """The smallest difference between two single runs that a two-sided t-test at `level`
     calls significant, with the standard deviation σ of `score` estimated from the seeds of
     `runs` (n − 1 degrees of freedom): t · √2 · σ. With 3 seeds that is about 6.1σ, twice the
