@@ -90,16 +90,18 @@ def test_psnr_vs_std_with_an_identity_model(images):
 
 
 def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
-    """Black test images and outputs that are uniformly off by 1, 0.1, 0.05, 0.01 and 0.001:
-    PSNR 0, 20, 26.02, 40 and 60 dB. For a constant error c on a black image the SSIM is
+    """Black test images and outputs that are uniformly off by 1, 0.5, 0.1, 0.05, 0.01 and 0.001:
+    PSNR 0, 6.02, 20, 26.02, 40 and 60 dB. For a constant error c on a black image the SSIM is
     C1 / (c^2 + C1) with C1 = (0.01 * data range)^2: 0.5 at c = 0.01, the denoising CAE's row."""
     clean = np.zeros((4, 28, 28, 1), dtype=np.float32)
-    offsets = {"pca_noisy": 0.1, "cae_on_noisy": 0.05, "dcae": 0.01, "cae_clean": 0.001}
+    offsets = {"mean": 0.5, "pca_noisy": 0.1, "cae_on_noisy": 0.05, "dcae": 0.01,
+               "cae_clean": 0.001}
     outputs = {quality.DENOISING_ROWS[key]: clean + c for key, c in offsets.items()}
     table = quality.denoising_table(clean, clean + 1.0, outputs)
     values = quality.denoising_metrics(table)
     expected = {
         "noisy.psnr": 0.0,
+        "mean.psnr": 20 * np.log10(1 / 0.5),
         "pca_noisy.psnr": 20.0,
         "cae_on_noisy.psnr": 20 * np.log10(1 / 0.05),
         "dcae.psnr": 40.0,

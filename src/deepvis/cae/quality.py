@@ -113,6 +113,7 @@ def examples(labels: np.ndarray, n: int = 6, seed: int = EXAMPLES_SEED) -> np.nd
 #: The rows of the denoising comparison, by the key its headline numbers are stored under.
 DENOISING_ROWS = {
     "noisy": "noisy input",
+    "mean": "training images' mean (ignores the input)",
     "pca_noisy": "PCA-2 fitted on noisy training inputs",
     "cae_on_noisy": "plain CAE on noisy input",
     "dcae": "denoising CAE",
