@@ -241,3 +241,10 @@ def test_t_bar_is_the_t_quantile_times_root_two_sample_standard_deviations():
     assert variants.t_bar(runs) / 0.002 == pytest.approx(6.085, abs=1e-3)  # about 6 sigma
     with pytest.raises(DeepvisError, match="at least 2 seeds, got 1"):
         variants.t_bar({"0": runs["0"]})
+
+
+def test_accuracy_se_is_the_binomial_standard_error_and_adds_variances():
+    # p = 0.5 on 10,000 images: sqrt(0.25 / 10000) = 0.005; 0.7 and 0.5: sqrt((0.21 + 0.25) / n)
+    assert variants.accuracy_se(0.5, n=10_000) == pytest.approx(0.005)
+    assert variants.accuracy_se(0.7, 0.5, n=10_000) == pytest.approx(0.0067823, abs=1e-7)
+    assert variants.accuracy_se(1.0, n=100) == 0.0  # no spread at certainty

@@ -215,13 +215,16 @@ def noise(
     (default: each score of `NOISE_SCORES` under its own name).
     """
     keys = keys or {score: score for score in NOISE_SCORES}
+    return {score: NOISE_STDS * _seed_std(runs, key) for score, key in keys.items()}
+
+
+def _seed_std(runs: Mapping[str, Mapping[str, float]], key: str) -> float:
+    """The sample standard deviation (ddof=1) of `key` over the seeds of `runs`; raises
+    `DeepvisError` for fewer than 2 seeds."""
     if len(runs) < 2:
-        raise DeepvisError(f"the noise needs at least 2 seeds, got {len(runs)}; run "
+        raise DeepvisError(f"the spread over seeds needs at least 2 seeds, got {len(runs)}; run "
                            "`python -m deepvis.cae.variants --seeds` or `make seeds`")
-    return {
-        score: NOISE_STDS * float(np.std([float(row[key]) for row in runs.values()], ddof=1))
-        for score, key in keys.items()
-    }
+    return float(np.std([float(row[key]) for row in runs.values()], ddof=1))
 
 
 def t_bar(
@@ -233,11 +236,15 @@ def t_bar(
     screening rule's `NOISE_STDS` = 3σ, which is a screen, not a test."""
     from scipy.stats import t
 
-    values = [float(row[score]) for row in runs.values()]
-    if len(values) < 2:
-        raise DeepvisError(f"a t-test needs at least 2 seeds, got {len(values)}")
-    quantile = float(t.ppf(0.5 + level / 2, len(values) - 1))
-    return quantile * float(np.sqrt(2)) * float(np.std(values, ddof=1))
+    sd = _seed_std(runs, score)
+    return float(t.ppf(0.5 + level / 2, len(runs) - 1)) * float(np.sqrt(2)) * sd
+
+
+def accuracy_se(*accuracies: float, n: int) -> float:
+    """The binomial standard error of one accuracy scored on `n` test images, or of the
+    difference of several (their variances add; unpaired, so conservative when they were
+    scored on the same images): sqrt(Σ p(1 − p) / n)."""
+    return float(np.sqrt(sum(p * (1 - p) for p in accuracies) / n))
 
 
 def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
