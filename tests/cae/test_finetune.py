@@ -94,3 +94,26 @@ def test_the_from_scratch_scores_say_how_to_make_them_when_missing(tmp_path):
         finetune.from_scratch(tmp_path / "dcae_from_scratch.json")
     (tmp_path / "s.json").write_text('{"epochs": 16, "psnr": 15.7}')
     assert finetune.from_scratch(tmp_path / "s.json") == {"epochs": 16, "psnr": 15.7}
+
+
+def test_the_from_scratch_run_saves_its_scores_and_loss_curves(project_home, images, monkeypatch):
+    import json
+
+    from deepvis import data
+
+    x_train, x_test = images
+    labels = np.zeros(len(x_train)), np.zeros(len(x_test))
+    monkeypatch.setattr(
+        data, "load_fashion_mnist", lambda: ((x_train, labels[0]), (x_test, labels[1]))
+    )
+    tiny = replace(DENOISE, init_from=None, epochs=2)  # stands in for the 16-epoch network
+    fit = train_mod.fit_or_load
+    monkeypatch.setattr(train_mod, "fit_or_load", lambda c, a, b: fit(tiny, a, b, verbose=0))
+    scores = finetune.score_from_scratch(project_home / "s.json")
+    trained = fit(tiny, x_train, x_test, verbose=0)  # the cached run
+    saved = json.loads((project_home / "s.json").read_text())
+    assert saved == scores and saved["epochs"] == 16  # the configuration's, as the write-up says
+    assert saved["loss"] == trained.history["loss"] and len(saved["val_loss"]) == 2
+    assert saved["val_loss"] == trained.history["val_loss"]
+    restored = quality.predict(trained.autoencoder, noisy_test_set(x_test, denoising_config()))
+    assert saved["psnr"] == pytest.approx(quality.scores(x_test, restored)["psnr"], abs=1e-9)

@@ -281,6 +281,23 @@ def test_loss_curves_scale_to_the_curves_and_annotate_far_references():
     ]
 
 
+def test_loss_curves_draw_another_run_over_its_own_epochs():
+    other = [0.50, 0.45, 0.40, 0.37, 0.36, 0.35]  # six epochs, beside a four-epoch history
+    fig = plots.loss_curves(loss_history(), "CAE", others={"from scratch, test": other})
+    (ax,) = fig.axes
+    line = next(line for line in ax.lines if line.get_label() == "from scratch, test")
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(line.get_ydata(), other)
+    assert line.get_linestyle() == ":" and ax.get_ylim()[1] > 0.50
+    assert legend_texts(fig) == ["train", "test", "from scratch, test"]
+    assert_legends_clear(fig)
+    # A third legend row (five entries) makes the figure taller rather than the axes shorter.
+    plain = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6})
+    taller = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6}, {"c": other})
+    assert taller.get_figheight() > plain.get_figheight() == fig.get_figheight() == 2.0
+    assert_legends_clear(taller)
+
+
 def test_loss_curves_without_references():
     fig = plots.loss_curves(loss_history(), "CAE")
     assert legend_texts(fig) == ["train", "test"]

@@ -49,6 +49,21 @@ def test_listing_quotes_the_lines_between_markers():
         captions.listing(_example, "nowhere")
 
 
+def _commented(x):
+    # first, one more
+    if x:
+        # an indented comment line
+        x = x + 1  # a trailing comment stays with its code
+    return x
+
+
+def test_listing_leaves_out_comment_lines_on_request():
+    assert captions.listing(_commented, "# first", "return x", comments=False) == (
+        "```python\nif x:\n    x = x + 1  # a trailing comment stays with its code\nreturn x\n```"
+    )
+    assert "# first" in captions.listing(_commented)
+
+
 def _call(a, b):
     return dict(
         first=a,

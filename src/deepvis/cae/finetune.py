@@ -150,7 +150,9 @@ def scratch_path() -> Path:
 def score_from_scratch(path: Path | None = None) -> dict:
     """Train (or load) the denoising CAE from scratch (`SCRATCH`) and save, at `path`, its
     ``psnr`` (mean dB), ``ssim`` and ``test_bce`` on the report's fixed noisy test set, with
-    its ``epochs``, the ``cpu`` that trained it and its ``config`` key."""
+    its ``epochs``, its per-epoch ``loss`` and ``val_loss`` (BCE per pixel: Keras' running
+    training mean, and the noisy test set after each epoch), the ``cpu`` that trained it and its
+    ``config`` key."""
     from deepvis.cae.train import fit_or_load
     from deepvis.data import load_fashion_mnist
 
@@ -162,6 +164,8 @@ def score_from_scratch(path: Path | None = None) -> dict:
         "epochs": config.epochs,
         **quality.scores(x_test, restored),
         "test_bce": quality.bce(x_test, restored),
+        "loss": list(trained.history["loss"]),
+        "val_loss": list(trained.history["val_loss"]),
         "cpu": trained.cpu,
         "config": config.key(),
     }

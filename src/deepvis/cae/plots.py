@@ -107,6 +107,7 @@ def loss_curves(
     history: Mapping[str, Sequence[float]],
     title: str,
     references: Mapping[str, float] | None = None,
+    others: Mapping[str, Sequence[float]] | None = None,
 ) -> Figure:
     """Train and test binary cross-entropy per epoch, scaled to the curves, with references.
 
@@ -115,8 +116,10 @@ def loss_curves(
     "label: value". A reference near the curves (`REFERENCE_REACH`) is drawn as a dashed line;
     one farther away does not stretch the y-axis: it is marked by an arrow beside the plot's top or
     bottom right corner and listed as "label: value (off scale, above|below)".
+    `others`: label -> one BCE per epoch of another training run (none by default), each drawn
+    dotted over its own epochs from 1 and included in the y-axis.
     """
-    references = references or {}
+    references, others = references or {}, others or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.0), layout="constrained")
@@ -124,7 +127,12 @@ def loss_curves(
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
     ]
-    low, high = _curve_limits(np.concatenate([train, test]), list(references.values()))
+    curves = [train, test]
+    for label, values in others.items():
+        values = np.asarray(values, float)
+        handles += ax.plot(np.arange(1, len(values) + 1), values, "^:", ms=3, label=label)
+        curves.append(values)
+    low, high = _curve_limits(np.concatenate(curves), list(references.values()))
     off_scale = {"above": 0, "below": 0}
     colours = _reference_colors({"": references})
     for label, value in references.items():
@@ -164,9 +172,14 @@ def loss_curves(
     ax.set_ylabel("BCE per pixel")
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
+    rows = -(-len(handles) // 2)  # the legend's rows, two entries a row
+    fig.set_figheight(2.0 + _LEGEND_ROW * max(0, rows - 2))  # the axes keep their height
     _legend_below(fig, handles)
     return fig
 
+
+#: Inches that `loss_curves` adds to its figure for each legend row beyond two.
+_LEGEND_ROW = 0.16
 
 #: Inches in `image_rows`: row-label column, gap between thumbnails, class-name band over each
 #: block, gap between blocks, title band, largest thumbnail.

@@ -82,13 +82,16 @@ def figure(
     display(Image(data=data, format="png"), metadata=meta)
 
 
-def listing(obj: Any, start: str | None = None, stop: str | None = None) -> str:
+def listing(
+    obj: Any, start: str | None = None, stop: str | None = None, *, comments: bool = True
+) -> str:
     """The source lines of `obj` (a function, class or module) as a fenced Python block.
 
     With `start`, the listing begins at the first line containing that text; with `stop`, it
     ends at the first line from there on containing it, or after the line that closes the
-    brackets still open there. Quoting the source keeps a listing from drifting away from the
-    code. Raises `DeepvisError` when a marker is not found.
+    brackets still open there. Without `comments`, the lines that hold only a comment are left
+    out (a short listing for print). Quoting the source keeps a listing from drifting away from
+    the code. Raises `DeepvisError` when a marker is not found.
     """
     lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
     begin = 0
@@ -103,7 +106,8 @@ def listing(obj: Any, start: str | None = None, stop: str | None = None) -> str:
             raise DeepvisError(f"{stop!r} not found in the source of {obj.__qualname__}")
         while end < len(lines) and _open_brackets(lines[begin:end]) > 0:
             end += 1
-    body = textwrap.dedent("\n".join(lines[begin:end]))
+    kept = [line for line in lines[begin:end] if comments or not line.lstrip().startswith("#")]
+    body = textwrap.dedent("\n".join(kept))
     return f"```python\n{body}\n```"
 
 
