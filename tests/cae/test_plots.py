@@ -288,13 +288,14 @@ def test_loss_curves_draw_another_run_over_its_own_epochs():
     line = next(line for line in ax.lines if line.get_label() == "from scratch, test")
     np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5, 6])
     np.testing.assert_array_equal(line.get_ydata(), other)
-    assert line.get_linestyle() == ":" and ax.get_ylim()[1] > 0.50
+    assert line.get_linestyle() == ":" and ax.get_ylim()[1] > 0.50 and ax.get_xlabel() == "epoch"
     assert legend_texts(fig) == ["train", "test", "from scratch, test"]
     assert_legends_clear(fig)
     # A third legend row (five entries) makes the figure taller rather than the axes shorter.
     plain = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6})
     taller = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6}, {"c": other})
-    assert taller.get_figheight() > plain.get_figheight() == fig.get_figheight() == 2.0
+    assert taller.get_figheight() > plain.get_figheight() == plots.LOSS_HEIGHT
+    assert fig.get_figheight() == plots.LOSS_HEIGHT
     assert_legends_clear(taller)
 
 

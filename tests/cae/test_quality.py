@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
+from sklearn.decomposition import PCA
 
 from deepvis.cae import quality
-from deepvis.cae.config import CAEConfig
+from deepvis.cae.config import CAEConfig, denoising_config
+from deepvis.cae.noise import noisy_test_set
 
 
 @pytest.fixture
@@ -94,8 +96,14 @@ def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
     PSNR 0, 6.02, 20, 26.02, 40 and 60 dB. For a constant error c on a black image the SSIM is
     C1 / (c^2 + C1) with C1 = (0.01 * data range)^2: 0.5 at c = 0.01, the denoising CAE's row."""
     clean = np.zeros((4, 28, 28, 1), dtype=np.float32)
-    offsets = {"mean": 0.5, "pca_noisy": 0.1, "cae_on_noisy": 0.05, "dcae": 0.01,
-               "cae_clean": 0.001}
+    offsets = {
+        "mean": 0.5,
+        "pca_noisy": 0.1,
+        "linear": 0.2,
+        "cae_on_noisy": 0.05,
+        "dcae": 0.01,
+        "cae_clean": 0.001,
+    }
     outputs = {quality.DENOISING_ROWS[key]: clean + c for key, c in offsets.items()}
     table = quality.denoising_table(clean, clean + 1.0, outputs)
     values = quality.denoising_metrics(table)
@@ -103,6 +111,7 @@ def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
         "noisy.psnr": 0.0,
         "mean.psnr": 20 * np.log10(1 / 0.5),
         "pca_noisy.psnr": 20.0,
+        "linear.psnr": 20 * np.log10(1 / 0.2),
         "cae_on_noisy.psnr": 20 * np.log10(1 / 0.05),
         "dcae.psnr": 40.0,
         "cae_clean.psnr": 60.0,
@@ -124,3 +133,46 @@ def test_examples_take_the_first_image_of_seeded_random_classes():
     np.testing.assert_array_equal(idx, quality.examples(labels, n=3, seed=0))
     drawn = {tuple(labels[quality.examples(labels, n=3, seed=s)]) for s in range(10)}
     assert len(drawn) > 1  # the seed chooses the classes
+
+
+def test_rank_regression_of_images_onto_themselves_is_pca():
+    """With the targets equal to the inputs the best rank-2 linear map is PCA's projection onto
+    its two components (Eckart-Young), so the two reconstruct alike."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20)) @ rng.normal(size=(20, 20)) + 3.0  # correlated, off-centre
+    fitted = quality.RankRegression(2).fit(x, x)
+    pca = PCA(n_components=2).fit(x)
+    np.testing.assert_allclose(
+        fitted.inverse_transform(fitted.transform(x)),
+        pca.inverse_transform(pca.transform(x)),
+        atol=1e-9,
+    )
+    assert fitted.transform(x).shape == (300, 2)
+
+
+def test_rank_regression_recovers_an_exact_rank_two_map_with_offsets():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 12))
+    w = rng.normal(size=(12, 2)) @ rng.normal(size=(2, 9))  # rank 2, 12 inputs to 9 outputs
+    y = x @ w + np.arange(9.0)  # with an intercept per output
+    fitted = quality.RankRegression(2).fit(x, y)
+    np.testing.assert_allclose(fitted.inverse_transform(fitted.transform(x)), y, atol=1e-9)
+    # rank 1 cannot: its error is what the second direction carried
+    one = quality.RankRegression(1).fit(x, y)
+    assert np.abs(one.inverse_transform(one.transform(x)) - y).max() > 0.1
+
+
+def test_linear_denoiser_maps_noisy_images_to_clean_ones():
+    # smooth blobs at random places: a low-dimensional family a linear map can denoise
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:28, :28]
+    centres = rng.uniform(8, 20, size=(1200, 2))
+    blobs = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 30.0)
+    x_train, x_test = np.split(blobs.astype(np.float32)[..., None], [1000])
+    config = denoising_config()
+    linear = quality.linear_denoiser(x_train, config)
+    noisy = noisy_test_set(x_test, config)
+    restored = quality.reconstruct(linear, noisy)
+    assert restored.shape == x_test.shape and restored.dtype == np.float32
+    # trained on (noisy, clean) pairs it denoises: far above the noisy input's own PSNR
+    assert quality.psnr(x_test, restored).mean() > quality.psnr(x_test, noisy).mean() + 10

@@ -1,6 +1,6 @@
 import pytest
 
-from deepvis.page.words import listed, power_of_ten, with_article
+from deepvis.page.words import counted, listed, power_of_ten, with_article
 
 
 def test_listed_joins_as_english_does():
@@ -30,3 +30,8 @@ def test_with_article_takes_an_before_a_vowel_letter():
 )
 def test_power_of_ten_reads_as_prose(value, text):
     assert power_of_ten(value) == text
+
+
+def test_counted_spells_small_counts_and_keeps_digits_for_large_ones():
+    assert [counted(n) for n in (0, 4, 10, 11, 250)] == ["zero", "four", "ten", "11", "250"]
+    assert counted(7, capital=True) == "Seven" and counted(12, capital=True) == "12"

@@ -103,11 +103,16 @@ def _curve_limits(values: np.ndarray, references: Sequence[float]) -> tuple[floa
     return low - margin, high + margin
 
 
+#: Height in inches of a `loss_curves` figure with up to two legend rows.
+LOSS_HEIGHT = 2.1
+
+
 def loss_curves(
     history: Mapping[str, Sequence[float]],
     title: str,
     references: Mapping[str, float] | None = None,
     others: Mapping[str, Sequence[float]] | None = None,
+    xlabel: str = "epoch",
 ) -> Figure:
     """Train and test binary cross-entropy per epoch, scaled to the curves, with references.
 
@@ -117,12 +122,12 @@ def loss_curves(
     one farther away does not stretch the y-axis: it is marked by an arrow beside the plot's top or
     bottom right corner and listed as "label: value (off scale, above|below)".
     `others`: label -> one BCE per epoch of another training run (none by default), each drawn
-    dotted over its own epochs from 1 and included in the y-axis.
+    dotted over its own epochs from 1 and included in the y-axis. `xlabel`: the x-axis label.
     """
     references, others = references or {}, others or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT), layout="constrained")
     handles = [
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
@@ -166,20 +171,20 @@ def loss_curves(
             )
         )
     ax.set_ylim(low, high)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(xlabel)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 labelled ticks
     ax.set_ylabel("BCE per pixel")
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     rows = -(-len(handles) // 2)  # the legend's rows, two entries a row
-    fig.set_figheight(2.0 + _LEGEND_ROW * max(0, rows - 2))  # the axes keep their height
+    fig.set_figheight(LOSS_HEIGHT + _LEGEND_ROW * max(0, rows - 2))  # the axes keep their height
     _legend_below(fig, handles)
     return fig
 
 
 #: Inches that `loss_curves` adds to its figure for each legend row beyond two.
-_LEGEND_ROW = 0.16
+_LEGEND_ROW = 0.2
 
 #: Inches in `image_rows`: row-label column, gap between thumbnails, class-name band over each
 #: block, gap between blocks, title band, largest thumbnail.

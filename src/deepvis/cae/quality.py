@@ -83,6 +83,46 @@ def pca_denoiser(x_train: np.ndarray, config: CAEConfig, n_components: int = 2) 
     return PCA(n_components=n_components, random_state=config.seed).fit(flatten(noisy))
 
 
+class RankRegression:
+    """Reduced-rank linear regression: the best linear map of rank `rank` from inputs to targets
+    in squared error, the linear counterpart of a denoising autoencoder with a `rank`-unit code.
+
+    `fit(x, y)` solves ordinary least squares ``B`` (with intercepts) and keeps the top `rank`
+    principal directions ``V`` of the fitted values ``x B``; ``transform`` gives the `rank`-D code
+    ``(x - mean_x) B V`` and ``inverse_transform`` maps a code back, ``code V^T + mean_y``, as
+    scikit-learn's ``PCA`` does (so `reconstruct` takes either). With ``y = x`` it reconstructs
+    as ``PCA(rank)`` does. Rows are flattened images (N, 784), float64 inside.
+    """
+
+    def __init__(self, rank: int = 2) -> None:
+        self.rank = rank
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> RankRegression:
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        self.mean_x_, self.mean_y_ = x.mean(axis=0), y.mean(axis=0)
+        xc, yc = x - self.mean_x_, y - self.mean_y_
+        coef = np.linalg.lstsq(xc, yc, rcond=None)[0]  # (d_in, d_out), least squares
+        fitted = xc @ coef
+        _, vectors = np.linalg.eigh(fitted.T @ fitted)  # ascending eigenvalues
+        self.components_ = vectors[:, ::-1][:, : self.rank]  # (d_out, rank), largest first
+        self.coef_ = coef @ self.components_  # (d_in, rank): inputs to code
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, np.float64) - self.mean_x_) @ self.coef_
+
+    def inverse_transform(self, code: np.ndarray) -> np.ndarray:
+        return code @ self.components_.T + self.mean_y_
+
+
+def linear_denoiser(x_train: np.ndarray, config: CAEConfig, rank: int = 2) -> RankRegression:
+    """`RankRegression` from noisy to clean training images: the linear baseline trained as the
+    denoising CAE is, on (noisy, clean) pairs, with the noise of `pca_denoiser` (one seeded
+    draw). `x_train`: (N, 28, 28, 1) in [0, 1]."""
+    noisy = add_gaussian(x_train, config.noise_std, seed=(config.seed, 0), clip=config.noise_clip)
+    return RankRegression(rank).fit(flatten(noisy), flatten(x_train))
+
+
 def reconstruct(embedding: Any, x: np.ndarray) -> np.ndarray:
     """Images through a 2-D embedding and back: float32 (N, 28, 28, 1), clipped to [0, 1].
 
@@ -115,6 +155,7 @@ DENOISING_ROWS = {
     "noisy": "noisy input",
     "mean": "training images' mean (ignores the input)",
     "pca_noisy": "PCA-2 fitted on noisy training inputs",
+    "linear": "rank-2 linear map, noisy to clean",
     "cae_on_noisy": "plain CAE on noisy input",
     "dcae": "denoising CAE",
     "cae_clean": "plain CAE on clean input (reference)",

@@ -31,3 +31,13 @@ def power_of_ten(value: float) -> str:
         return "0"
     mantissa, exponent = f"{value:.0e}".split("e")
     return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
+_SMALL = "zero one two three four five six seven eight nine ten".split()
+
+
+def counted(n: int, capital: bool = False) -> str:
+    """A count as prose writes it: zero to ten in words (``4`` -> ``"four"``), larger counts in
+    digits (``12`` -> ``"12"``); `capital` starts the word with a capital, for a sentence."""
+    word = _SMALL[n] if 0 <= n <= 10 else str(n)
+    return word[:1].upper() + word[1:] if capital else word
