@@ -370,6 +370,16 @@ def test_latent_panels_break_a_long_y_label_before_its_parenthesis(labelled):
     assert cae_ax.get_ylabel() == plots.EMBEDDING_AXES[1]  # short: left whole
 
 
+def test_latent_panels_mark_points_on_their_own_panel(labelled):
+    codes, labels = labelled
+    fig = plots.latent_panels({"CAE": codes, "PCA": codes}, labels,
+                              marks={"CAE": {"bias b": (0.5, -1.0)}})
+    cae_ax, pca_ax = fig.axes[:2]
+    (cross,) = cae_ax.lines
+    assert (cross.get_xdata()[0], cross.get_ydata()[0]) == (0.5, -1.0)
+    assert [t.get_text() for t in cae_ax.texts] == ["bias b"] and not pca_ax.lines
+
+
 def test_manifold_mosaic():
     images = np.random.default_rng(0).uniform(0, 1, (4, 5, 28, 28))
     fig = plots.manifold_mosaic(images, np.linspace(-1, 1, 5), np.linspace(2, -2, 4))

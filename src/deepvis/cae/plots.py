@@ -326,15 +326,17 @@ def latent_panels(
     title: str = "",
     axis_labels: Sequence[str] = EMBEDDING_AXES,
     panel_axes: Mapping[str, Sequence[str]] | None = None,
+    marks: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> Figure:
     """Embeddings side by side (e.g. CAE | PCA) of the same images: same colours and axis labels.
 
     `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
     `labels`: their (N,) class labels. One shared class legend under the panels. `panel_axes`:
     panel title -> its own (x, y) axis labels (e.g. what each principal component explains),
-    instead of `axis_labels`.
+    instead of `axis_labels`. `marks`: panel title -> {label: (x, y)}, points drawn over the
+    codes as black crosses, each labelled beside it (e.g. the code layer's bias).
     """
-    panel_axes = panel_axes or {}
+    panel_axes, marks = panel_axes or {}, marks or {}
     fig, axes = plt.subplots(
         1,
         len(panels),
@@ -346,6 +348,10 @@ def latent_panels(
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
         _class_scatter(ax, codes, labels, panel_axes.get(name, axis_labels))
         ax.set_title(name, fontsize=10)
+        for text, (x, y) in marks.get(name, {}).items():
+            ax.plot(x, y, "kx", ms=8, mew=2, zorder=3)
+            ax.annotate(text, (x, y), xytext=(6, -12), textcoords="offset points", fontsize=9,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.8, "lw": 0})
     if title:
         fig.suptitle(title, fontsize=11)
     _legend_below(fig, _class_handles(), ncols=5)
