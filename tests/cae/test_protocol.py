@@ -63,6 +63,14 @@ def test_reduce_fits_the_pca_on_the_training_images_only(split):
     np.testing.assert_allclose(test_alone, test[:10], atol=1e-5)
 
 
+def test_reduced_knn_reads_the_classes_in_the_50_d_space(split):
+    (x_train, y_train), (x_test, y_test) = split
+    # Each class lights its own band of rows: every test image read right ...
+    assert protocol.reduced_knn(x_train, y_train, x_test, y_test) == 1.0
+    # ... and with the test labels rotated, every one read wrong.
+    assert protocol.reduced_knn(x_train, y_train, x_test, (y_test + 1) % 3) == 0.0
+
+
 class _Trained:
     """What `protocol.encode_cae` reads of a `TrainedCAE`: an encoder that keeps two pixels."""
 

@@ -25,7 +25,8 @@ def add_gaussian(
     std : standard deviation of the noise, in pixel units (the assignment's N(0, 1) is 1.0).
     seed : an int or a tuple of ints (e.g. ``(seed, epoch)``); the same seed gives the same noise.
     clip : clip the result to [0, 1]. Off by default: the assignment adds N(0, 1) noise and says
-        nothing of clipping, and clipping shifts the mean of the black background by about +0.4.
+        nothing of clipping, and clipping shifts the mean of the black background by about +0.32
+        (E[clip(z, 0, 1)] for z ~ N(0, 1)).
     """
     if std < 0:
         raise ValueError(f"noise std must be >= 0, got {std}")

@@ -137,6 +137,16 @@ def reduce(
     )
 
 
+def reduced_knn(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+) -> float:
+    """5-NN accuracy in [0, 1] in the `PCA_COMPONENTS`-D space of `reduce`, the space from whose
+    nearest training points openTSNE and umap-learn place each test point: what a neighbour vote
+    there reads, before any 2-D map. Images as in `reduce`; labels (N,) ints."""
+    train, test = reduce(x_train, x_test)
+    return latent.knn_accuracy(train, y_train, test, y_test)
+
+
 def cores() -> int:
     """The number of CPU cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
