@@ -335,6 +335,20 @@ def test_image_rows_wrap_into_blocks_of_legible_thumbnails():
     assert fig._suptitle.get_text() == "t"
 
 
+def test_image_rows_fit_one_image_of_every_class_in_a_row():
+    rows = {"clean target": np.zeros((10, 28, 28)), "denoising CAE": np.ones((10, 28, 28))}
+    fig = plots.image_rows(rows, np.arange(10), max_columns=10)
+    width, _ = fig.get_size_inches()
+    assert width <= plots.PRINT_WIDTH - 2 * plots.SAVE_PAD
+    assert all(ax.get_position().width * width >= plots.MIN_THUMBNAIL for ax in fig.axes)
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == list(CLASS_NAMES)
+    # Row labels wrap between words only: "denoising" is never split.
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == [
+        "clean\ntarget",
+        "denoising\nCAE",
+    ]
+
+
 def test_image_rows_clip_noisy_values_and_refuse_what_cannot_be_legible():
     rows = {"clean": np.zeros((3, 28, 28, 1)), "noisy": np.full((3, 28, 28), 2.5)}
     fig = plots.image_rows(rows)

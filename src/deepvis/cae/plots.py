@@ -31,9 +31,10 @@ CLASS_COLORS: tuple[str, ...] = tuple(matplotlib.colors.to_hex(c) for c in plt.c
 PRINT_WIDTH, PRINT_HEIGHT = 6.5, 5.4
 #: Inches that ``bbox_inches="tight"`` adds on each side when a figure is saved.
 SAVE_PAD = 0.1
-#: Smallest thumbnail edge (inches) at which a 28 x 28 image's details (a print, a collar,
-#: buttons, a sandal's straps) can be seen in print.
-MIN_THUMBNAIL = 0.9
+#: Smallest thumbnail edge (inches): one image of each of the 10 classes in a row of the text
+#: width. Each of the 28 pixels is then 0.02 inch, more than one screen pixel of a page shown
+#: at 70 dpi, so no pixel of the image is lost in print or on screen.
+MIN_THUMBNAIL = 0.55
 
 #: Reference-line colours, in the order their labels first appear.
 REFERENCE_COLORS: tuple[str, ...] = ("tab:red", "0.35", "tab:purple", "tab:brown", "tab:olive")
@@ -104,7 +105,7 @@ def _curve_limits(values: np.ndarray, references: Sequence[float]) -> tuple[floa
 
 
 #: Height in inches of a `loss_curves` figure with up to two legend rows.
-LOSS_HEIGHT = 2.1
+LOSS_HEIGHT = 2.6
 
 
 def loss_curves(
@@ -262,7 +263,8 @@ def image_rows(
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(textwrap.fill(name, int(side * 16)), fontsize=LABEL_SIZE)
+                ax.set_ylabel(textwrap.fill(name, int(side * 16), break_long_words=False),
+                              fontsize=LABEL_SIZE)
             if r == 0 and labels is not None:
                 ax.set_title(CLASS_NAMES[int(labels[i])], fontsize=LABEL_SIZE, pad=3)
     if title:
