@@ -54,6 +54,12 @@ def test_text_columns_left_numbers_right():
     assert tables.to_latex(text).startswith("\\begin{tabular}{lr}")
 
 
+def test_a_number_with_its_spread_is_right_aligned_and_words_are_not():
+    text = pd.DataFrame({"row": ["CAE, 3 seeds", "PCA"], "5-NN": ["0.699 ± 0.0020", "0.507"],
+                         "note": ["0.7 ± high", "—"]})
+    assert tables.numeric_columns(text) == [False, True, False]
+
+
 def test_latex_escapes_every_special_character():
     text = pd.DataFrame({"name": ["a_b & 100% $x$ #1 {y} ~ ^ \\"]})
     latex = tables.to_latex(text)

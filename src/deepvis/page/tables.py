@@ -54,12 +54,13 @@ def formatted(
 
 
 def numeric_columns(text: pd.DataFrame) -> list[bool]:
-    """For each column of a `formatted` table: whether every cell reads as a number (or is
-    `MISSING`), so that it is right-aligned."""
+    """For each column of a `formatted` table: whether every cell reads as a number, a number
+    with its spread (``0.699 ± 0.002``) or is `MISSING`, so that it is right-aligned."""
 
     def is_number(cell: str) -> bool:
         try:
-            float(cell.replace(",", "").replace("−", "-").rstrip("%×x"))
+            for part in cell.split(" ± "):
+                float(part.replace(",", "").replace("−", "-").rstrip("%×x"))
         except ValueError:
             return cell == MISSING
         return True
