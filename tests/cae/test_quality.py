@@ -103,6 +103,7 @@ def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
         "cae_on_noisy": 0.05,
         "dcae": 0.01,
         "cae_clean": 0.001,
+        "pca_clean": 0.25,
     }
     outputs = {quality.DENOISING_ROWS[key]: clean + c for key, c in offsets.items()}
     table = quality.denoising_table(clean, clean + 1.0, outputs)
@@ -115,6 +116,7 @@ def test_denoising_metrics_of_images_with_known_psnr_and_ssim():
         "cae_on_noisy.psnr": 20 * np.log10(1 / 0.05),
         "dcae.psnr": 40.0,
         "cae_clean.psnr": 60.0,
+        "pca_clean.psnr": 20 * np.log10(1 / 0.25),
         "dcae.ssim": 0.5,
     }
     assert set(values) == set(expected)

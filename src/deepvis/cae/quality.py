@@ -159,6 +159,7 @@ DENOISING_ROWS = {
     "cae_on_noisy": "plain CAE on noisy input",
     "dcae": "denoising CAE",
     "cae_clean": "plain CAE on clean input (reference)",
+    "pca_clean": "PCA-2 on clean input (reference)",
 }
 
 
