@@ -1,6 +1,6 @@
 import pytest
 
-from deepvis.page.words import counted, listed, power_of_ten, with_article
+from deepvis.page.words import counted, in_sentence, listed, power_of_ten, with_article
 
 
 def test_listed_joins_as_english_does():
@@ -35,3 +35,9 @@ def test_power_of_ten_reads_as_prose(value, text):
 def test_counted_spells_small_counts_and_keeps_digits_for_large_ones():
     assert [counted(n) for n in (0, 4, 10, 11, 250)] == ["zero", "four", "ten", "11", "250"]
     assert counted(7, capital=True) == "Seven" and counted(12, capital=True) == "12"
+
+
+def test_in_sentence_lowers_class_names_but_keeps_t_shirts_capital():
+    assert in_sentence("Ankle boot") == "ankle boot"
+    assert in_sentence("T-shirt/top") == "T-shirt/top"
+    assert in_sentence("Coat") == "coat"

@@ -35,7 +35,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from deepvis.cae.quality import bce, predict, reconstruct
 from deepvis.data import CLASS_NAMES, flatten, unflatten
-from deepvis.page.words import with_article
+from deepvis.page.words import in_sentence, with_article
 
 #: Classes whose outline no other class shares, and the four upper-body garments.
 DISTINCT = ("Trouser", "Sandal", "Sneaker", "Bag", "Ankle boot")
@@ -170,7 +170,7 @@ def misreadings(y_true: np.ndarray, y_read: np.ndarray) -> list[str]:
     `y_read` (N,) int labels in 0..9, in the images' order; ``[]`` when every image is read
     right."""
     return [
-        f"the {CLASS_NAMES[t].lower()} as {with_article(CLASS_NAMES[r].lower())}"
+        f"the {in_sentence(CLASS_NAMES[t])} as {with_article(in_sentence(CLASS_NAMES[r]))}"
         for t, r in zip(y_true, y_read, strict=True)
         if t != r
     ]

@@ -21,6 +21,12 @@ def with_article(noun: str) -> str:
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
+def in_sentence(name: str) -> str:
+    """A class name inside a sentence: lower case, but "T-shirt" keeps its capital
+    (``"T-shirt/top"`` -> ``"T-shirt/top"``, ``"Ankle boot"`` -> ``"ankle boot"``)."""
+    return name.lower().replace("t-shirt", "T-shirt")
+
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
