@@ -248,3 +248,29 @@ def test_accuracy_se_is_the_binomial_standard_error_and_adds_variances():
     assert variants.accuracy_se(0.5, n=10_000) == pytest.approx(0.005)
     assert variants.accuracy_se(0.7, 0.5, n=10_000) == pytest.approx(0.0067823, abs=1e-7)
     assert variants.accuracy_se(1.0, n=100) == 0.0  # no spread at certainty
+
+
+def test_lever_names_its_two_variants_and_refuses_an_unknown_one():
+    assert variants.lever("ReLU bottleneck") == (
+        "16-32-64, batch-norm",
+        "16-32-64, batch-norm, ReLU code",
+    )
+    with pytest.raises(DeepvisError, match="no lever 'ReLU code'.*ReLU bottleneck"):
+        variants.lever("ReLU code")
+
+
+def test_pca_score_reads_classes_that_two_components_separate():
+    """Three classes, each lighting its own band of rows: PCA's plane, fitted on the first set,
+    keeps them apart, so a 5-NN reads every image of the second set right."""
+    rng = np.random.default_rng(0)
+
+    def bands(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % 3
+        x = rng.uniform(0, 0.05, (n, 28, 28, 1)).astype(np.float32)
+        for c in range(3):
+            x[y == c, 9 * c : 9 * c + 9] += 0.9
+        return x, y
+
+    scores = variants.pca_score((bands(150), bands(60)))
+    assert scores["knn5"] == 1.0 and scores["silhouette"] > 0.5
+    assert 0 < scores["test_bce"] < 1

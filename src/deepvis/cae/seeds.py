@@ -146,9 +146,8 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-#: How the write-ups name each metric, with its format.
-#: The rows of the seeds' table: metric -> (label, format). The write-ups read trustworthiness on
-#: all test images; ``seeds.json`` also keeps it on the 2,000-image sample.
+#: The rows of the seeds' table: metric -> how the write-ups name it, with its format. They read
+#: trustworthiness on all test images; ``seeds.json`` also keeps it on the 2,000-image sample.
 LABELS = {
     "cae.test_bce": ("CAE test BCE per pixel", ".4f"),
     "latent.cae.knn5": ("5-NN accuracy of the codes", ".3f"),

@@ -307,6 +307,24 @@ def load_seeds(path: Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+def lever(name: str) -> tuple[str, str]:
+    """The two variants (without it, with it) that the lever `name` of `LEVERS` compares."""
+    for lever_name, without, with_ in LEVERS:
+        if lever_name == name:
+            return without, with_
+    raise DeepvisError(f"no lever {name!r}; the levers are {[n for n, _, _ in LEVERS]}")
+
+
+def pca_score(data) -> dict[str, float]:
+    """PCA's scores as `score` scores a variant (Step 4's latent metrics): PCA fitted on the
+    first (images, labels) of `data` and scored on the second (`config.split_training_set`),
+    the floor of the screening."""
+    from deepvis.cae.latent import embedding_scores, fit_pca
+
+    (x_fit, y_fit), (x_val, y_val) = data
+    return embedding_scores(fit_pca(x_fit), x_fit, y_fit, x_val, y_val)
+
+
 def score(trained, data) -> dict[str, float]:
     """Scores of one trained variant: Step 4's latent metrics (`latent.embedding_scores`; its
     ``test_bce`` is on the scored images), speed and size.
