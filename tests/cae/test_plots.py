@@ -181,7 +181,7 @@ FIGURES = {
         lambda: plots.loss_curves(
             loss_history(),
             "Plain CAE: binary cross-entropy per epoch",
-            {"BCE floor, perfect reconstruction": 0.24, "PCA, 2 components": 0.39},
+            others={"from scratch, test": [0.50, 0.45, 0.40, 0.37, 0.36, 0.35]},
         ),
         True,
     ),
@@ -208,6 +208,13 @@ FIGURES = {
             title="The same images in 2-D",
         ),
         True,
+    ),
+    "class_panels": (
+        lambda: plots.class_panels(
+            np.random.default_rng(0).normal(size=(300, 2)), np.arange(300) % 10,
+            title="Each class in the plane",
+        ),
+        False,
     ),
     "manifold_mosaic": (
         lambda: plots.manifold_mosaic(
@@ -253,11 +260,9 @@ def test_sample_grid():
     assert fig._suptitle.get_text()
 
 
-def test_loss_curves_scale_to_the_curves_and_annotate_far_references():
+def test_loss_curves_scale_to_the_curves():
     history = loss_history()  # curves span 0.33..0.41
-    fig = plots.loss_curves(
-        history, "CAE", {"near": 0.32, "PCA": 0.60, "floor": 0.10, "between": 0.355}
-    )
+    fig = plots.loss_curves(history, "CAE")
     (ax,) = fig.axes
     assert ax.get_title() == "CAE" and ax.get_xlabel() == "epoch"
     assert ax.get_ylabel() == "BCE per pixel"
@@ -265,20 +270,9 @@ def test_loss_curves_scale_to_the_curves_and_annotate_far_references():
     low, high = ax.get_ylim()
     values = history["loss"] + history["val_loss"]
     assert low < min(values) and max(values) < high
-    # A reference a little below the curves (a eighth of their spread) is drawn, and the axis
-    # stretched to it; ones several spreads away are not, so the curves fill the axis.
-    assert low < 0.32 and not low < 0.10 and not high > 0.60
-    assert (0.41 - 0.32) / (high - low) > 0.75
-    drawn = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
-    assert drawn == [0.32, 0.355]
-    assert legend_texts(fig) == [
-        "train",
-        "test",
-        "near: 0.3200",
-        "PCA: 0.6000 (off scale, above)",
-        "floor: 0.1000 (off scale, below)",
-        "between: 0.3550",
-    ]
+    assert (0.41 - 0.33) / (high - low) > 0.75  # the curves fill the axis
+    assert legend_texts(fig) == ["train", "test"]
+    assert_legends_clear(fig)
 
 
 def test_loss_curves_draw_another_run_over_its_own_epochs():
@@ -292,17 +286,10 @@ def test_loss_curves_draw_another_run_over_its_own_epochs():
     assert legend_texts(fig) == ["train", "test", "from scratch, test"]
     assert_legends_clear(fig)
     # A third legend row (five entries) makes the figure taller rather than the axes shorter.
-    plain = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6})
-    taller = plots.loss_curves(loss_history(), "CAE", {"a": 0.1, "b": 0.6}, {"c": other})
-    assert taller.get_figheight() > plain.get_figheight() == plots.LOSS_HEIGHT
-    assert fig.get_figheight() == plots.LOSS_HEIGHT
+    runs = {"c": other, "d": other, "e": other}
+    taller = plots.loss_curves(loss_history(), "CAE", others=runs)
+    assert taller.get_figheight() > fig.get_figheight() == plots.LOSS_HEIGHT
     assert_legends_clear(taller)
-
-
-def test_loss_curves_without_references():
-    fig = plots.loss_curves(loss_history(), "CAE")
-    assert legend_texts(fig) == ["train", "test"]
-    assert_legends_clear(fig)
 
 
 def rows_in_reading_order(fig: Figure) -> list[list[float]]:
@@ -384,14 +371,17 @@ def test_latent_panels_break_a_long_y_label_before_its_parenthesis(labelled):
     assert cae_ax.get_ylabel() == plots.EMBEDDING_AXES[1]  # short: left whole
 
 
-def test_latent_panels_mark_points_on_their_own_panel(labelled):
+def test_class_panels_colour_one_class_per_panel_over_all_points(labelled):
     codes, labels = labelled
-    fig = plots.latent_panels({"CAE": codes, "PCA": codes}, labels,
-                              marks={"CAE": {"bias b": (0.5, -1.0)}})
-    cae_ax, pca_ax = fig.axes[:2]
-    (cross,) = cae_ax.lines
-    assert (cross.get_xdata()[0], cross.get_ydata()[0]) == (0.5, -1.0)
-    assert [t.get_text() for t in cae_ax.texts] == ["bias b"] and not pca_ax.lines
+    fig = plots.class_panels(codes, labels)
+    assert [ax.get_title() for ax in fig.axes] == list(CLASS_NAMES)
+    for k, ax in enumerate(fig.axes):
+        everyone, own = (np.asarray(c.get_offsets()) for c in ax.collections)
+        np.testing.assert_array_equal(everyone, codes)  # all points, in grey, under the class
+        np.testing.assert_array_equal(own, codes[labels == k])
+        assert matplotlib.colors.to_hex(ax.collections[1].get_facecolors()[0]) == (
+            plots.CLASS_COLORS[k])
+    assert len({ax.get_xlim() for ax in fig.axes}) == 1  # one scale for every panel
 
 
 def test_manifold_mosaic():

@@ -121,6 +121,14 @@ def test_layout_check_enforces_captions_and_budgets(tmp_path, monkeypatch):
     over = f"the main text takes {main} pages, over its budget of {main - 1}"
     assert any(over in p for p in problems)
     assert any("the appendix takes 1 pages, over its budget of 0" in p for p in problems)
+    code_page = check.pages_starting(check.page_texts(pdf), "Code")[0]
+    filled = 1 - check.empty_fractions(pdf)[code_page - 1]
+    monkeypatch.setattr(check, "CODE_FILL", filled - 0.02)
+    assert any("the code section fills more than" in p
+               for p in check.check_layout(pdf, html, "exercise1", titles))
+    monkeypatch.setattr(check, "CODE_FILL", filled + 0.02)
+    assert not any("the code section" in p
+                   for p in check.check_layout(pdf, html, "exercise1", titles))
     html.write_text(html.read_text().replace("<figcaption>", "<p>"), encoding="utf-8")
     problems = check.check_layout(pdf, html, "exercise1", [])
     assert any("1 of 1 images lack a caption" in p for p in problems)

@@ -15,6 +15,7 @@ encoder block's pooled output, half the size of the mirrored encoder conv.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -195,17 +196,13 @@ def _build_cae(config: CAEConfig) -> CAE:
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input((latent_dim,), name="code_in")
-    y = layers.Dense(
-        int(code_shape[0] * code_shape[1] * code_shape[2]), activation="relu", name="dec_dense"
-    )(code_in)
+    y = layers.Dense(math.prod(code_shape), activation="relu", name="dec_dense")(code_in)
     y = layers.Reshape(code_shape, name="dec_reshape")(y)
-    n = len(filters)
-    for i, f in enumerate(filters[::-1], start=1):
+    # each decoder block upsamples to the grid its encoder twin started from (sizes reversed)
+    for i, (f, size) in enumerate(zip(filters[::-1], sizes[-2::-1], strict=True), start=1):
         y = _conv_block(y, f, name=f"dec_conv{i}", **block)
         y = layers.UpSampling2D(2, name=f"dec_up{i}")(y)
-        target = sizes[n - i]
-        excess = 2 * sizes[n - i + 1] - target
-        if excess:
+        if excess := y.shape[1] - size:  # 8 rows from 4, where the encoder's grid was 7
             y = layers.Cropping2D(((0, excess), (0, excess)), name=f"dec_crop{i}")(y)
     # float32 even under a mixed-precision policy: the sigmoid and the loss stay exact.
     outputs = layers.Conv2D(

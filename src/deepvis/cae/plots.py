@@ -85,47 +85,24 @@ def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
     return fig
 
 
-#: A reference within this fraction of the curves' spread of their range widens the y-axis to
-#: show it; one farther away is annotated as off scale instead.
-REFERENCE_REACH = 0.25
-
-
-def _curve_limits(values: np.ndarray, references: Sequence[float]) -> tuple[float, float]:
-    """Y-limits that fit `values` (NaNs ignored) and the `references` near them, 8 % padded."""
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    spread = high - low or 0.05 * max(abs(high), 1e-3)
-    near = [
-        v
-        for v in references
-        if low - REFERENCE_REACH * spread <= v <= high + REFERENCE_REACH * spread
-    ]
-    low, high = min([low, *near]), max([high, *near])
-    margin = 0.08 * (high - low or spread)
-    return low - margin, high + margin
-
-
 #: Height in inches of a `loss_curves` figure with up to two legend rows.
-LOSS_HEIGHT = 2.6
+LOSS_HEIGHT = 2.4
 
 
 def loss_curves(
     history: Mapping[str, Sequence[float]],
-    title: str,
-    references: Mapping[str, float] | None = None,
+    title: str = "",
     others: Mapping[str, Sequence[float]] | None = None,
     xlabel: str = "epoch",
 ) -> Figure:
-    """Train and test binary cross-entropy per epoch, scaled to the curves, with references.
+    """Train and test binary cross-entropy per epoch, the y-axis scaled to the curves.
 
     `history`: ``loss`` and ``val_loss`` lists (BCE per pixel, nats), one value per epoch.
-    `references`: label -> BCE value (none by default); the legend writes each as
-    "label: value". A reference near the curves (`REFERENCE_REACH`) is drawn as a dashed line;
-    one farther away does not stretch the y-axis: it is marked by an arrow beside the plot's top or
-    bottom right corner and listed as "label: value (off scale, above|below)".
-    `others`: label -> one BCE per epoch of another training run (none by default), each drawn
-    dotted over its own epochs from 1 and included in the y-axis. `xlabel`: the x-axis label.
+    `title`: over the axes (none by default: a caption says it). `others`: label -> one BCE
+    per epoch of another training run (none by default), each drawn dotted over its own epochs
+    from 1. `xlabel`: the x-axis label.
     """
-    references, others = references or {}, others or {}
+    others = others or {}
     train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
     epochs = np.arange(1, len(train) + 1)
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT), layout="constrained")
@@ -133,50 +110,15 @@ def loss_curves(
         *ax.plot(epochs, train, "o-", ms=3, label="train"),
         *ax.plot(epochs, test, "s-", ms=3, label="test"),
     ]
-    curves = [train, test]
     for label, values in others.items():
         values = np.asarray(values, float)
         handles += ax.plot(np.arange(1, len(values) + 1), values, "^:", ms=3, label=label)
-        curves.append(values)
-    low, high = _curve_limits(np.concatenate(curves), list(references.values()))
-    off_scale = {"above": 0, "below": 0}
-    colours = _reference_colors({"": references})
-    for label, value in references.items():
-        colour = colours[label]
-        text = f"{label}: {value:.4f}"
-        if low <= value <= high:
-            handles.append(ax.axhline(value, ls="--", lw=1, color=colour, label=text))
-            continue
-        side = "above" if value > high else "below"
-        marker = "^" if side == "above" else "v"
-        x = 1.02 + 0.03 * off_scale[side]  # right of the plot; side by side when two share a side
-        off_scale[side] += 1
-        ax.plot(
-            x,
-            float(side == "above"),
-            marker,
-            ms=7,
-            color=colour,
-            transform=ax.transAxes,
-            clip_on=False,
-        )
-        handles.append(
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker=marker,
-                ms=7,
-                color=colour,
-                label=f"{text} (off scale, {side})",
-            )
-        )
-    ax.set_ylim(low, high)
     ax.set_xlabel(xlabel)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 labelled ticks
     ax.set_ylabel("BCE per pixel")
-    ax.set_title(title, fontsize=11)
+    if title:
+        ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     rows = -(-len(handles) // 2)  # the legend's rows, two entries a row
     fig.set_figheight(LOSS_HEIGHT + _LEGEND_ROW * max(0, rows - 2))  # the axes keep their height
@@ -328,21 +270,19 @@ def latent_panels(
     title: str = "",
     axis_labels: Sequence[str] = EMBEDDING_AXES,
     panel_axes: Mapping[str, Sequence[str]] | None = None,
-    marks: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> Figure:
     """Embeddings side by side (e.g. CAE | PCA) of the same images: same colours and axis labels.
 
     `panels`: panel title -> (N, 2) codes, all of the same N images in the same order;
     `labels`: their (N,) class labels. One shared class legend under the panels. `panel_axes`:
     panel title -> its own (x, y) axis labels (e.g. what each principal component explains),
-    instead of `axis_labels`. `marks`: panel title -> {label: (x, y)}, points drawn over the
-    codes as black crosses, each labelled beside it (e.g. the code layer's bias).
+    instead of `axis_labels`.
     """
-    panel_axes, marks = panel_axes or {}, marks or {}
+    panel_axes = panel_axes or {}
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.1),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.85),
         squeeze=False,
         layout="constrained",
     )
@@ -350,13 +290,40 @@ def latent_panels(
     for ax, (name, codes) in zip(axes[0], panels.items(), strict=True):
         _class_scatter(ax, codes, labels, panel_axes.get(name, axis_labels))
         ax.set_title(name, fontsize=10)
-        for text, (x, y) in marks.get(name, {}).items():
-            ax.plot(x, y, "kx", ms=8, mew=2, zorder=3)
-            ax.annotate(text, (x, y), xytext=(6, -12), textcoords="offset points", fontsize=9,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.8, "lw": 0})
     if title:
         fig.suptitle(title, fontsize=11)
     _legend_below(fig, _class_handles(), ncols=5)
+    return fig
+
+
+def class_panels(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    title: str = "",
+    axis_labels: Sequence[str] = EMBEDDING_AXES,
+) -> Figure:
+    """One small panel per class (2 rows of 5, in label order): that class's codes in its colour
+    over every code in light grey, all panels on the same axes.
+
+    `codes`: (N, 2) embedding; `labels`: their (N,) class labels. Shows where each class lies
+    where an all-class scatter (`latent_panels`) paints classes over each other.
+    """
+    fig, axes = plt.subplots(
+        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.45), sharex=True, sharey=True,
+        layout="constrained",
+    )
+    for k, ax in enumerate(axes.flat):
+        ax.scatter(codes[:, 0], codes[:, 1], s=0.5, c="0.85", linewidths=0, rasterized=True)
+        own = codes[labels == k]
+        ax.scatter(own[:, 0], own[:, 1], s=0.8, c=CLASS_COLORS[k], linewidths=0, rasterized=True)
+        ax.set_title(CLASS_NAMES[k], fontsize=LABEL_SIZE, pad=2)
+        ax.tick_params(labelsize=7)
+    for ax in axes[1]:
+        ax.set_xlabel(axis_labels[0], fontsize=LABEL_SIZE)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(axis_labels[1], fontsize=LABEL_SIZE)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
 
 

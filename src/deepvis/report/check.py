@@ -9,7 +9,7 @@ next to it as ``.<name>.png`` (git-ignored).
 
 The document itself (`check_layout`): every figure and table is numbered and captioned in both
 formats (the caption is the image's alt text); a hand-in keeps its page budget
-(`deepvis.report.writeup.Exercise.budget`: main text, appendix, and one page for the code); no
+(`deepvis.report.writeup.Exercise.budget`: main text, appendix, and half a page of code); no
 page is more than `MAX_EMPTY` empty, except the last page before a page break; no page ends
 with a heading.
 """
@@ -44,8 +44,8 @@ CHROMIUM = "/usr/bin/chromium"
 MAX_EMPTY = 0.25
 #: Page geometry of the PDF write-ups (nbconvert's article: 1-inch margins).
 MARGIN_INCHES = 1.0
-#: Pages the closing "Code" section may take.
-CODE_PAGES = 1
+#: The share of one page that the closing "Code" section may fill (the issue's "code ≤ ½ page").
+CODE_FILL = 0.5
 #: Extra pages of main text allowed to a hand-in rendered in quick mode.
 QUICK_SLACK = 1
 
@@ -228,6 +228,7 @@ def check_layout(pdf: Path, html_page: Path, key: str, titles: list[str]) -> lis
     ]
     appendix = pages_starting(pages, "Appendix")
     code = pages_starting(pages, "Code")
+    fractions = empty_fractions(pdf)
     exercise = next((e for e in EXERCISES if e.key == key), None)
     if exercise is not None:
         main_budget, appendix_budget = exercise.budget
@@ -247,16 +248,22 @@ def check_layout(pdf: Path, html_page: Path, key: str, titles: list[str]) -> lis
                     f"{shown(pdf)}: the appendix takes {used} pages, "
                     f"over its budget of {appendix_budget}"
                 )
-        if code and len(pages) - code[0] + 1 > CODE_PAGES:
-            problems.append(f"{shown(pdf)}: the code section takes more than {CODE_PAGES} page")
+        if code and (
+            len(pages) - code[0] + 1 > 1 or 1 - fractions[code[0] - 1] > CODE_FILL
+        ):
+            problems.append(f"{shown(pdf)}: the code section fills more than {CODE_FILL:.0%} "
+                            "of a page")
     # Pages before a forced page break (appendix, code, the next exercise) may end early.
-    breaks = set(appendix + code) | {
-        n for e in EXERCISES for n in pages_starting(pages, e.title.split(": ", 1)[-1])
+    breaks = set(appendix + code) | {  # an exercise starts on a new page, titled in full or not
+        n
+        for e in EXERCISES
+        for title in {e.title, e.title.split(": ", 1)[-1]}
+        for n in pages_starting(pages, title)
     }
     exempt = {n - 1 for n in breaks} | {len(pages)}
     problems += [
         f"{shown(pdf)}: page {n} is {fraction:.0%} empty"
-        for n, fraction in enumerate(empty_fractions(pdf), start=1)
+        for n, fraction in enumerate(fractions, start=1)
         if fraction > MAX_EMPTY and n not in exempt
     ]
     for n, page_text in enumerate(pages, start=1):
