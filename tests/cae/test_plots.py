@@ -178,11 +178,7 @@ SWEEP = pd.DataFrame(
 FIGURES = {
     "sample_grid": (lambda: plots.sample_grid(images(100), np.arange(100) % 10), False),
     "loss_curves": (
-        lambda: plots.loss_curves(
-            loss_history(),
-            "Plain CAE: binary cross-entropy per epoch",
-            others={"from scratch, test": [0.50, 0.45, 0.40, 0.37, 0.36, 0.35]},
-        ),
+        lambda: plots.loss_curves({"fine-tuned": loss_history(), "from scratch": six_epochs()}),
         True,
     ),
     "image_rows_12x2": (
@@ -260,13 +256,20 @@ def test_sample_grid():
     assert fig._suptitle.get_text()
 
 
+def six_epochs() -> dict[str, list[float]]:
+    """A six-epoch history whose curves start above `loss_history`'s (0.33 to 0.41)."""
+    return {"loss": [0.50, 0.45, 0.40, 0.37, 0.36, 0.35],
+            "val_loss": [0.52, 0.46, 0.41, 0.38, 0.37, 0.36]}
+
+
 def test_loss_curves_scale_to_the_curves():
     history = loss_history()  # curves span 0.33..0.41
-    fig = plots.loss_curves(history, "CAE")
+    fig = plots.loss_curves({"CAE": history})
     (ax,) = fig.axes
-    assert ax.get_title() == "CAE" and ax.get_xlabel() == "epoch"
+    assert ax.get_title() == "" and ax.get_xlabel() == "epoch"  # one run: the caption names it
     assert ax.get_ylabel() == "BCE per pixel"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), history["val_loss"])
     low, high = ax.get_ylim()
     values = history["loss"] + history["val_loss"]
     assert low < min(values) and max(values) < high
@@ -275,21 +278,17 @@ def test_loss_curves_scale_to_the_curves():
     assert_legends_clear(fig)
 
 
-def test_loss_curves_draw_another_run_over_its_own_epochs():
-    other = [0.50, 0.45, 0.40, 0.37, 0.36, 0.35]  # six epochs, beside a four-epoch history
-    fig = plots.loss_curves(loss_history(), "CAE", others={"from scratch, test": other})
-    (ax,) = fig.axes
-    line = next(line for line in ax.lines if line.get_label() == "from scratch, test")
-    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5, 6])
-    np.testing.assert_array_equal(line.get_ydata(), other)
-    assert line.get_linestyle() == ":" and ax.get_ylim()[1] > 0.50 and ax.get_xlabel() == "epoch"
-    assert legend_texts(fig) == ["train", "test", "from scratch, test"]
+def test_loss_curves_give_each_run_its_panel_on_one_scale():
+    fig = plots.loss_curves({"fine-tuned": loss_history(), "from scratch": six_epochs()})
+    left, right = fig.axes
+    assert [left.get_title(), right.get_title()] == ["fine-tuned", "from scratch"]
+    np.testing.assert_array_equal(right.lines[0].get_xdata(), [1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(right.lines[0].get_ydata(), six_epochs()["loss"])
+    assert left.get_ylim() == right.get_ylim()  # shared: the panels compare directly
+    low, high = left.get_ylim()
+    assert low < 0.33 and high > 0.52
+    assert legend_texts(fig) == ["train", "test"]  # one legend for both panels
     assert_legends_clear(fig)
-    # A third legend row (five entries) makes the figure taller rather than the axes shorter.
-    runs = {"c": other, "d": other, "e": other}
-    taller = plots.loss_curves(loss_history(), "CAE", others=runs)
-    assert taller.get_figheight() > fig.get_figheight() == plots.LOSS_HEIGHT
-    assert_legends_clear(taller)
 
 
 def rows_in_reading_order(fig: Figure) -> list[list[float]]:

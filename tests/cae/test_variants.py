@@ -178,6 +178,19 @@ def test_curve_sorts_budgets_numerically_and_marks_missing_scores():
     assert variants.curve(results, "w").empty
 
 
+def test_longer_runs_pick_the_report_budget_its_double_and_the_relu_code():
+    row = dict(knn5=0.6, trustworthiness=0.9, silhouette=0.1, test_bce=0.3, seconds_per_epoch=9)
+    results = {variants.REPEATED: {"6": row, "16": row | dict(knn5=0.70),
+                                   "32": row | dict(knn5=0.71)},
+               variants.RELU_CODE: {"16": row | dict(knn5=0.56)}}
+    frame = variants.longer_runs(results, 16)
+    assert list(frame.index) == ["budget", "double", "relu"]
+    assert list(frame.knn5) == [0.70, 0.71, 0.56]
+    del results[variants.RELU_CODE]["16"]
+    with pytest.raises(KeyError, match="16-epoch run of .*ReLU code"):
+        variants.longer_runs(results, 16)
+
+
 def test_the_report_cae_is_the_screened_variant_at_the_report_budget():
     from dataclasses import replace
 

@@ -15,7 +15,7 @@ def _notebooks():
     return [
         ("01_a.ipynb", executed("Step 1: first")),
         ("01_b.ipynb", executed("Appendix part", tags=("appendix",))),
-        ("02_a.ipynb", executed("Experiments", tags=("experiments",))),
+        ("02_a.ipynb", executed("Overview", tags=("experiments",))),
         ("03_a.ipynb", executed("Conclusions", tags=("conclusions",))),
         ("04_a.ipynb", executed("Step 1: Grad-CAM")),
     ]
@@ -30,7 +30,7 @@ def test_exercise_write_up_orders_experiments_main_conclusions_appendix():
     nb = writeup.writeup("exercise1", _notebooks(), block)
     text = "\n".join(_sources(nb))
     order = [
-        "## Experiments",
+        "## Overview",
         "## Step 1: first",
         "## Conclusions",
         "## Appendix",

@@ -85,49 +85,34 @@ def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
     return fig
 
 
-#: Height in inches of a `loss_curves` figure with up to two legend rows.
-LOSS_HEIGHT = 2.4
+#: Height in inches of a `loss_curves` figure.
+LOSS_HEIGHT = 2.1
 
 
-def loss_curves(
-    history: Mapping[str, Sequence[float]],
-    title: str = "",
-    others: Mapping[str, Sequence[float]] | None = None,
-    xlabel: str = "epoch",
-) -> Figure:
-    """Train and test binary cross-entropy per epoch, the y-axis scaled to the curves.
+def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "epoch") -> Figure:
+    """Train and test binary cross-entropy per epoch, one panel per training run.
 
-    `history`: ``loss`` and ``val_loss`` lists (BCE per pixel, nats), one value per epoch.
-    `title`: over the axes (none by default: a caption says it). `others`: label -> one BCE
-    per epoch of another training run (none by default), each drawn dotted over its own epochs
-    from 1. `xlabel`: the x-axis label.
+    `runs`: panel title -> history, the ``loss`` and ``val_loss`` lists of one run (BCE per
+    pixel, nats, one value per epoch). A single run gets no title (a caption says it); several
+    share the y-axis, scaled to all their curves, and one legend. `xlabel`: every panel's x-axis.
     """
-    others = others or {}
-    train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
-    epochs = np.arange(1, len(train) + 1)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT), layout="constrained")
-    handles = [
-        *ax.plot(epochs, train, "o-", ms=3, label="train"),
-        *ax.plot(epochs, test, "s-", ms=3, label="test"),
-    ]
-    for label, values in others.items():
-        values = np.asarray(values, float)
-        handles += ax.plot(np.arange(1, len(values) + 1), values, "^:", ms=3, label=label)
-    ax.set_xlabel(xlabel)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 labelled ticks
-    ax.set_ylabel("BCE per pixel")
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.grid(alpha=0.3)
-    rows = -(-len(handles) // 2)  # the legend's rows, two entries a row
-    fig.set_figheight(LOSS_HEIGHT + _LEGEND_ROW * max(0, rows - 2))  # the axes keep their height
+    fig, axes = plt.subplots(1, len(runs), figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT),
+                             sharey=True, layout="constrained", squeeze=False)
+    for ax, (title, history) in zip(axes[0], runs.items(), strict=True):
+        train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
+        epochs = np.arange(1, len(train) + 1)
+        handles = [*ax.plot(epochs, train, "o-", ms=3, label="train"),
+                   *ax.plot(epochs, test, "s-", ms=3, label="test")]
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if len(runs) > 1:
+            ax.set_title(title, fontsize=LEGEND_SIZE + 1)
+        ax.grid(alpha=0.3)
+    axes[0, 0].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 ticks
+    axes[0, 0].set_ylabel("BCE per pixel")
     _legend_below(fig, handles)
     return fig
 
-
-#: Inches that `loss_curves` adds to its figure for each legend row beyond two.
-_LEGEND_ROW = 0.2
 
 #: Inches in `image_rows`: row-label column, gap between thumbnails, class-name band over each
 #: block, gap between blocks, title band, largest thumbnail.
@@ -282,7 +267,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.85),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.65),
         squeeze=False,
         layout="constrained",
     )
@@ -309,7 +294,7 @@ def class_panels(
     where an all-class scatter (`latent_panels`) paints classes over each other.
     """
     fig, axes = plt.subplots(
-        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.45), sharex=True, sharey=True,
+        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.15), sharex=True, sharey=True,
         layout="constrained",
     )
     for k, ax in enumerate(axes.flat):

@@ -194,6 +194,24 @@ def curve(results: Results, name: str) -> pd.DataFrame:
     return frame
 
 
+def longer_runs(results: Results, epochs: int) -> pd.DataFrame:
+    """The report's configuration beyond the screen's budget, scored on the validation split.
+
+    Rows: ``budget`` (`REPEATED` after `epochs`, the report's budget), ``double`` (after twice
+    that) and ``relu`` (`RELU_CODE` after `epochs`); columns as `curve`'s. Raises KeyError,
+    naming the missing run, when `results` lacks one (``make variants`` runs them).
+    """
+    wanted = {"budget": (REPEATED, epochs), "double": (REPEATED, 2 * epochs),
+              "relu": (RELU_CODE, epochs)}
+    rows = {}
+    for row, (name, budget) in wanted.items():
+        runs = curve(results, name)
+        if budget not in runs.index:
+            raise KeyError(f"no {budget}-epoch run of {name!r} in report/variants.json")
+        rows[row] = runs.loc[budget]
+    return pd.DataFrame(rows).T
+
+
 def effects(results: Results) -> pd.DataFrame:
     """What each lever of `LEVERS` changed at the screening budget: one row per lever whose two
     variants both ran.
