@@ -294,6 +294,27 @@ def test_axis_correlations_find_what_each_dimension_follows():
     assert abs(r.loc["dimension 1", "height"]) < 0.2  # independent draws
 
 
+def test_plane_r2_is_what_both_coordinates_explain_and_ignores_rotation():
+    from deepvis.cae.latent import plane_r2
+
+    rng = np.random.default_rng(1)
+    widths = rng.integers(4, 25, 300)
+    heights = rng.integers(4, 25, 300)
+    x = np.zeros((300, 28, 28))
+    for i, (w, h) in enumerate(zip(widths, heights, strict=True)):
+        x[i, :h, :w] = 1.0
+    codes = np.stack([widths, heights], axis=1).astype(float)
+    r2 = plane_r2(codes, x)
+    assert r2["width"] == pytest.approx(1.0) and r2["height"] == pytest.approx(1.0)
+    turn = np.array([[np.cos(0.7), -np.sin(0.7)], [np.sin(0.7), np.cos(0.7)]])
+    np.testing.assert_allclose(plane_r2(codes @ turn.T * 3.0 + 5.0, x), r2)
+    # One coordinate alone: R² is that coordinate's squared correlation (width only)
+    alone = plane_r2(codes[:, :1], x)
+    r = np.corrcoef(widths, x.reshape(300, -1).mean(axis=1))[0, 1]
+    assert alone["brightness"] == pytest.approx(r**2)
+    assert alone["height"] < 0.05  # independent of the width
+
+
 def test_polar_gives_unit_directions_and_distances_from_the_centre():
     codes = np.array([[4.0, 6.0], [1.0, -0.0], [1.0, 2.0]])
     directions, distances = latent.polar(codes, np.array([1.0, 2.0]))

@@ -97,26 +97,46 @@ def pca_axes(pca: PCA) -> tuple[str, ...]:
     return tuple(f"component {i} ({s:.1%} of the variance)" for i, s in enumerate(shares, start=1))
 
 
-def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.DataFrame:
-    """What each axis of an embedding follows: the Pearson correlation of each code dimension
-    of `codes` (N, d), d = 2 for a plane, with three measures of the images `x`
-    (N, 28, 28[, 1]) in [0, 1]: their mean ``brightness``, their ``width`` and ``height`` (the
-    number of pixel columns and rows holding a pixel above `ink`). Rows ``dimension 1`` to
-    ``dimension d``; values in [-1, 1]."""
+def _image_measures(x: np.ndarray, ink: float) -> dict[str, np.ndarray]:
+    """Three measures of the images `x` (N, 28, 28[, 1]) in [0, 1], each (N,): their mean
+    ``brightness``, their ``width`` and ``height`` (the number of pixel columns and rows holding
+    a pixel above `ink`)."""
     images = np.asarray(x).reshape(len(x), 28, 28)
     marked = images > ink
-    measures = {
+    return {
         "brightness": images.mean(axis=(1, 2)),
         "width": marked.any(axis=1).sum(axis=1),
         "height": marked.any(axis=2).sum(axis=1),
     }
+
+
+def axis_correlations(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.DataFrame:
+    """What each axis of an embedding follows: the Pearson correlation of each code dimension
+    of `codes` (N, d), d = 2 for a plane, with the three measures of the images `x` that
+    `_image_measures` takes (``brightness``, ``width``, ``height``). Rows ``dimension 1`` to
+    ``dimension d``; values in [-1, 1]."""
     return pd.DataFrame(
         {
             name: [np.corrcoef(codes[:, d], values)[0, 1] for d in range(codes.shape[1])]
-            for name, values in measures.items()
+            for name, values in _image_measures(x, ink).items()
         },
         index=[f"dimension {d + 1}" for d in range(codes.shape[1])],
     )
+
+
+def plane_r2(codes: np.ndarray, x: np.ndarray, ink: float = 0.1) -> pd.Series:
+    """How much of each image measure (``brightness``, ``width``, ``height``, as in
+    `axis_correlations`) a linear function of all of `codes` (N, d) explains: R² of a least
+    squares fit with intercept, in [0, 1]. Unlike one axis's correlation it does not change when
+    the codes are rotated, scaled or sheared, which leaves a learned plane's information as it
+    was."""
+    design = np.column_stack([np.ones(len(codes)), np.asarray(codes, float)])
+    r2 = {}
+    for name, values in _image_measures(x, ink).items():
+        values = np.asarray(values, float)
+        fitted = design @ np.linalg.lstsq(design, values, rcond=None)[0]
+        r2[name] = 1.0 - np.sum((values - fitted) ** 2) / np.sum((values - values.mean()) ** 2)
+    return pd.Series(r2)
 
 
 def polar(codes: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
