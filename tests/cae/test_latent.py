@@ -278,15 +278,21 @@ def test_pca_axes_name_each_components_share_of_the_variance():
     assert second in ("component 2 (9.9% of the variance)", "component 2 (10.0% of the variance)")
 
 
+def rectangles(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` images, each a bright rectangle of independent random width and height (4 to 24
+    pixels) in its top-left corner: (widths, heights, images (n, 28, 28))."""
+    rng = np.random.default_rng(seed)
+    widths, heights = rng.integers(4, 25, n), rng.integers(4, 25, n)
+    x = np.zeros((n, 28, 28))
+    for i, (w, h) in enumerate(zip(widths, heights, strict=True)):
+        x[i, :h, :w] = 1.0
+    return widths, heights, x
+
+
 def test_axis_correlations_find_what_each_dimension_follows():
     from deepvis.cae.latent import axis_correlations
 
-    rng = np.random.default_rng(0)
-    widths = rng.integers(4, 25, 200)
-    heights = rng.integers(4, 25, 200)
-    x = np.zeros((200, 28, 28))
-    for i, (w, h) in enumerate(zip(widths, heights, strict=True)):
-        x[i, :h, :w] = 1.0  # a bright rectangle w columns wide and h rows high
+    widths, heights, x = rectangles(200, seed=0)
     codes = np.stack([widths, -heights], axis=1).astype(float)
     r = axis_correlations(codes, x)
     assert r.loc["dimension 1", "width"] == pytest.approx(1.0)
@@ -297,12 +303,7 @@ def test_axis_correlations_find_what_each_dimension_follows():
 def test_plane_r2_is_what_both_coordinates_explain_and_ignores_rotation():
     from deepvis.cae.latent import plane_r2
 
-    rng = np.random.default_rng(1)
-    widths = rng.integers(4, 25, 300)
-    heights = rng.integers(4, 25, 300)
-    x = np.zeros((300, 28, 28))
-    for i, (w, h) in enumerate(zip(widths, heights, strict=True)):
-        x[i, :h, :w] = 1.0
+    widths, heights, x = rectangles(300, seed=1)
     codes = np.stack([widths, heights], axis=1).astype(float)
     r2 = plane_r2(codes, x)
     assert r2["width"] == pytest.approx(1.0) and r2["height"] == pytest.approx(1.0)

@@ -89,12 +89,12 @@ def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
 LOSS_HEIGHT = 1.9
 
 
-def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "epoch") -> Figure:
+def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
     """Train and test binary cross-entropy per epoch, one panel per training run.
 
     `runs`: panel title -> history, the ``loss`` and ``val_loss`` lists of one run (BCE per
     pixel, nats, one value per epoch). A single run gets no title (a caption says it); several
-    share the y-axis, scaled to all their curves, and one legend. `xlabel`: every panel's x-axis.
+    share the y-axis, scaled to all their curves, and one legend; every x-axis is "epoch".
     """
     fig, axes = plt.subplots(1, len(runs), figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT),
                              sharey=True, layout="constrained", squeeze=False)
@@ -103,7 +103,7 @@ def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str =
         epochs = np.arange(1, len(train) + 1)
         handles = [*ax.plot(epochs, train, "o-", ms=3, label="train"),
                    *ax.plot(epochs, test, "s-", ms=3, label="test")]
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if len(runs) > 1:
             ax.set_title(title, fontsize=LEGEND_SIZE + 1)
