@@ -263,6 +263,18 @@ def test_accuracy_se_is_the_binomial_standard_error_and_adds_variances():
     assert variants.accuracy_se(1.0, n=100) == 0.0  # no spread at certainty
 
 
+def test_paired_accuracy_se_counts_only_the_images_the_two_disagree_on():
+    y = np.zeros(100, dtype=int)
+    # a right on 30 images that b gets wrong, b right on 10 that a gets wrong, 60 the same:
+    # d is +1 (30), -1 (10), 0 (60); mean 0.2, sample variance (40 - 100 * 0.04) / 99
+    a = np.r_[np.zeros(30), np.ones(10), np.zeros(30), np.ones(30)].astype(int)
+    b = np.r_[np.ones(30), np.zeros(10), np.zeros(30), np.ones(30)].astype(int)
+    se = variants.paired_accuracy_se(y, a, b)
+    assert se == pytest.approx(np.sqrt(36 / 99 / 100))
+    assert se < variants.accuracy_se(0.6, 0.4, n=100)  # pairing removes the shared images
+    assert variants.paired_accuracy_se(y, a, a) == 0.0  # the same predictions: no difference
+
+
 def test_lever_names_its_two_variants_and_refuses_an_unknown_one():
     assert variants.lever("ReLU bottleneck") == (
         "16-32-64, batch-norm",

@@ -294,7 +294,7 @@ def class_panels(
     where an all-class scatter (`latent_panels`) paints classes over each other.
     """
     fig, axes = plt.subplots(
-        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.0), sharex=True, sharey=True,
+        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.2), sharex=True, sharey=True,
         layout="constrained",
     )
     for k, ax in enumerate(axes.flat):
@@ -302,7 +302,7 @@ def class_panels(
         own = codes[labels == k]
         ax.scatter(own[:, 0], own[:, 1], s=0.8, c=CLASS_COLORS[k], linewidths=0, rasterized=True)
         ax.set_title(CLASS_NAMES[k], fontsize=LABEL_SIZE, pad=2)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     for ax in axes[1]:
         ax.set_xlabel(axis_labels[0], fontsize=LABEL_SIZE)
     for ax in axes[:, 0]:

@@ -156,6 +156,7 @@ DENOISING_ROWS = {
     "mean": "training images' mean (ignores the input)",
     "pca_noisy": "PCA-2 fitted on noisy training inputs",
     "linear": "rank-2 linear map, noisy to clean",
+    "linear_full": "full-rank linear map, noisy to clean (no code)",
     "cae_on_noisy": "plain CAE on noisy input",
     "dcae": "denoising CAE",
     "cae_clean": "plain CAE on clean input (reference)",

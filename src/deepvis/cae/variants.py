@@ -275,6 +275,15 @@ def accuracy_se(*accuracies: float, n: int) -> float:
     return float(np.sqrt(sum(p * (1 - p) for p in accuracies) / n))
 
 
+def paired_accuracy_se(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> float:
+    """The standard error of the difference of two accuracies scored on the same images: the
+    standard deviation of the per-image difference d = [a right] − [b right] (each 0 or 1)
+    over sqrt(n). `y_true`, `pred_a`, `pred_b`: labels of shape (n,). Images both get right, or
+    both wrong, add nothing, so it is smaller than `accuracy_se`'s unpaired error."""
+    d = (pred_a == y_true).astype(float) - (pred_b == y_true).astype(float)
+    return float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
     """Which changes of `changes` (e.g. `effects`) are effects: True where a change is at least
     its column's threshold in size. One column per score of `thresholds` (`noise`) that
