@@ -180,3 +180,10 @@ def test_linear_denoiser_maps_noisy_images_to_clean_ones():
     assert restored.shape == x_test.shape and restored.dtype == np.float32
     # trained on (noisy, clean) pairs it denoises: far above the noisy input's own PSNR
     assert quality.psnr(x_test, restored).mean() > quality.psnr(x_test, noisy).mean() + 10
+
+
+def test_paired_se_is_the_standard_error_of_the_mean_difference():
+    a, b = np.array([3.0, 5.0, 4.0, 6.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    # differences 2, 3, 1, 2: mean 2, sample variance 2/3, so sqrt(2/3 / 4)
+    assert quality.paired_se(a, b) == pytest.approx(np.sqrt(2 / 3 / 4))
+    assert quality.paired_se(a + 7.0, a) == 0.0  # a constant shift has no spread

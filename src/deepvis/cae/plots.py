@@ -86,7 +86,7 @@ def sample_grid(x: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
 
 
 #: Height in inches of a `loss_curves` figure.
-LOSS_HEIGHT = 1.9
+LOSS_HEIGHT = 1.7
 
 
 def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
@@ -267,7 +267,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.5),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.35),
         squeeze=False,
         layout="constrained",
     )
@@ -294,7 +294,7 @@ def class_panels(
     where an all-class scatter (`latent_panels`) paints classes over each other.
     """
     fig, axes = plt.subplots(
-        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.2), sharex=True, sharey=True,
+        2, 5, figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.1), sharex=True, sharey=True,
         layout="constrained",
     )
     for k, ax in enumerate(axes.flat):

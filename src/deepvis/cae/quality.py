@@ -53,6 +53,13 @@ def mean_ssim(clean: np.ndarray, restored: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=0, data_range=1.0))
 
 
+def paired_se(a: np.ndarray, b: np.ndarray) -> float:
+    """The standard error of the mean difference of two scores paired over the same items (per
+    image, say): the sample standard deviation of ``a - b`` over sqrt(n). `a`, `b`: shape (n,)."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    return float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def bce(target: np.ndarray, predicted: np.ndarray) -> float:
     """Binary cross-entropy per pixel (nats), Keras' training loss, mean over all pixels.
 

@@ -280,8 +280,9 @@ def paired_accuracy_se(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarra
     standard deviation of the per-image difference d = [a right] − [b right] (each 0 or 1)
     over sqrt(n). `y_true`, `pred_a`, `pred_b`: labels of shape (n,). Images both get right, or
     both wrong, add nothing, so it is smaller than `accuracy_se`'s unpaired error."""
-    d = (pred_a == y_true).astype(float) - (pred_b == y_true).astype(float)
-    return float(d.std(ddof=1) / np.sqrt(len(d)))
+    from deepvis.cae.quality import paired_se
+
+    return paired_se(pred_a == y_true, pred_b == y_true)
 
 
 def beyond_noise(changes: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
