@@ -90,6 +90,21 @@ def test_technical_report_numbers_across_exercises():
     assert "## Step 1: Grad-CAM\n\nFigure 3" in text
 
 
+def test_a_report_only_cell_stays_in_place_in_the_technical_report_only():
+    notebooks = _notebooks()
+    cells = notebooks[0][1].cells
+    cells.insert(3, _markdown("The fuller reading of Table 1.", tags=("report-only",)))
+    hand_in = _text(writeup.writeup("exercise1", notebooks, writeup.TitleBlock()))
+    report = _text(writeup.writeup("report", notebooks, writeup.TitleBlock()))
+    assert "The fuller reading" not in hand_in
+    page = _text(writeup.notebook_page("01_a.ipynb", notebooks[0][1]))  # the notebook's own page
+    assert "The fuller reading" in page and "Short note for the grader." not in page
+    # in place: after Step 1's table, before the technical cells that go to the appendix
+    assert report.index("The fuller reading") < report.index("## Appendix") < report.index(
+        "is extra."
+    )
+
+
 def test_a_caption_that_refers_to_another_figure_gets_its_number():
     notebooks = _notebooks()
     notebooks[1][1].cells.append(_figure("cam2", "As [Figure](#fig-cam), for another image."))

@@ -12,6 +12,8 @@ Each notebook belongs to an exercise by its number (`EXERCISES`). Cell tags plac
 - ``appendix``: moved to the exercise's appendix (in every write-up);
 - ``technical``: only in the technical report, in the exercise's appendix;
 - ``handin``: only in the hand-ins;
+- ``report-only``: only in the technical report, in place (the fuller version of what a
+  ``handin`` cell says briefly, or what a hand-in leaves out);
 - ``code``: the closing "Code" section (after the appendix, on a page of its own);
 - ``remove-cell`` / ``remove-output``: left out of the write-up, or only their outputs
   (nbconvert's `TagRemovePreprocessor`); notebook-only material such as set-up cells;
@@ -49,7 +51,7 @@ TITLE = "Visualizing what deep networks learn: technical report"
 COURSE = "CS 4/510 Computer Vision & Deep Learning"
 EXPERIMENTS_TAG, CONCLUSIONS_TAG, APPENDIX_TAG = "experiments", "conclusions", "appendix"
 REFERENCES_TAG, CODE_TAG = "references", "code"
-TECHNICAL_TAG, HANDIN_TAG = "technical", "handin"
+TECHNICAL_TAG, HANDIN_TAG, REPORT_ONLY_TAG = "technical", "handin", "report-only"
 REMOVE_CELL_TAGS = ("remove-cell",)
 REMOVE_OUTPUT_TAGS = ("remove-output",)
 HTML_ONLY_TAG = "html-only"
@@ -188,17 +190,18 @@ def exercise_cells(
     `notebooks`: ``(file name, executed notebook)`` pairs, all of them; those of other
     exercises are ignored. `heading`: start with ``# <exercise title>``. `technical`: the
     technical report's version (cells tagged ``technical`` in the appendix, those tagged
-    ``handin`` left out); otherwise the hand-in's (the other way round).
+    ``handin`` left out); otherwise the hand-in's (cells tagged ``handin`` in place, those
+    tagged ``technical`` or ``report-only`` left out).
     """
     order = ("experiments", "main", "conclusions", "references", "appendix", "code")
     slots: dict[str, list[NotebookNode]] = {slot: [] for slot in order}
-    skip = HANDIN_TAG if technical else TECHNICAL_TAG
+    skip = {HANDIN_TAG} if technical else {TECHNICAL_TAG, REPORT_ONLY_TAG}
     for n, (name, nb) in enumerate(notebooks, start=1):
         if exercise_of(name) != exercise:
             continue
         for i, cell in enumerate(nb.cells, start=1):
             tags = _tags(cell)
-            if skip in tags:
+            if skip & tags:
                 continue
             slot = next(
                 (
@@ -294,12 +297,14 @@ def number_captions(
 
 def notebook_page(name: str, nb: NotebookNode) -> NotebookNode:
     """A copy of one executed notebook as its own HTML page shows it: markdown with its
-    ``{eval}`` results, stderr dropped, and the references to its own figures and tables
-    numbered (those to other notebooks' read "Figure" or "Table")."""
+    ``{eval}`` results, stderr dropped, the cells tagged ``handin`` left out (the page shows the
+    technical report's fuller version beside them), and the references to its own figures and
+    tables numbered (those to other notebooks' read "Figure" or "Table")."""
     page = copy.deepcopy(nb)
     page.cells = [
         _clean(cell, cell.get("id") or f"cell{i}", f"{name}, cell {i}")
         for i, cell in enumerate(nb.cells, start=1)
+        if HANDIN_TAG not in _tags(cell)
     ]
     number_captions(page.cells, name, strict=False)
     return page
