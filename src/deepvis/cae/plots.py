@@ -267,7 +267,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 3.0),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.7),
         squeeze=False,
         layout="constrained",
     )
