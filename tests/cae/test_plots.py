@@ -291,6 +291,15 @@ def test_loss_curves_give_each_run_its_panel_on_one_scale():
     assert_legends_clear(fig)
 
 
+def test_loss_curves_draw_a_starting_test_loss_at_epoch_0():
+    history = {**loss_history(), "start": 0.56}  # a fine-tuned model's loss before epoch 1
+    (ax,) = plots.loss_curves({"fine-tuned": history}).axes
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.56, *history["val_loss"]])
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])  # training: no epoch 0
+    assert ax.get_ylim()[1] > 0.56
+
+
 def rows_in_reading_order(fig: Figure) -> list[list[float]]:
     """Each thumbnail's mean pixel, in rows of thumbnails from the top, left to right."""
     by_row: dict[float, list[tuple[float, float]]] = {}

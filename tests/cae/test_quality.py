@@ -36,6 +36,7 @@ def test_mean_ssim_is_the_mean_of_per_image_ssim(images):
         structural_similarity(a[..., 0], b[..., 0], data_range=1.0)
         for a, b in zip(images, noisy.astype(np.float32), strict=True)
     ]
+    np.testing.assert_allclose(quality.ssim(images, noisy), per_image, atol=1e-5)
     assert quality.mean_ssim(images, noisy) == pytest.approx(np.mean(per_image), abs=1e-5)
     assert quality.mean_ssim(images, images) == pytest.approx(1.0)
 
@@ -45,6 +46,15 @@ def test_bce_known_values():
     # Predictions of exactly 0 or 1 are clipped, not infinite.
     assert np.isfinite(quality.bce(np.ones((1, 4)), np.zeros((1, 4))))
     assert quality.bce(np.zeros((1, 4)), np.zeros((1, 4))) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_image_bce_scores_each_image_alone():
+    target = np.stack([np.ones((2, 2)), np.zeros((2, 2))])
+    predicted = np.stack([np.full((2, 2), 0.5), np.full((2, 2), 0.5)])
+    predicted[1, 0, 0] = 0.0  # one pixel of the second image exactly right, the rest at 0.5
+    expected = [np.log(2), 3 / 4 * np.log(2)]  # the clipped 0 costs ~1e-7
+    np.testing.assert_allclose(quality.image_bce(target, predicted), expected, rtol=1e-5)
+    assert quality.bce(target, predicted) == pytest.approx(np.mean(expected), rel=1e-5)
 
 
 def test_bce_matches_keras_loss(images):

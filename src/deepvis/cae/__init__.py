@@ -30,6 +30,8 @@ _EXPORTS = {
     "noisy_test_set": "deepvis.cae.noise",
     "psnr": "deepvis.cae.quality",
     "mean_ssim": "deepvis.cae.quality",
+    "ssim": "deepvis.cae.quality",
+    "image_bce": "deepvis.cae.quality",
     "bce": "deepvis.cae.quality",
     "denoising_table": "deepvis.cae.quality",
     "Embedding": "deepvis.cae.latent",

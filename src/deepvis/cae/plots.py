@@ -93,16 +93,21 @@ def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
     """Train and test binary cross-entropy per epoch, one panel per training run.
 
     `runs`: panel title -> history, the ``loss`` and ``val_loss`` lists of one run (BCE per
-    pixel, nats, one value per epoch). A single run gets no title (a caption says it); several
-    share the y-axis, scaled to all their curves, and one legend; every x-axis is "epoch".
+    pixel, nats, one value per epoch), and optionally ``start``: the test loss before the first
+    epoch (a fine-tuned model's starting point), drawn as the test curve's epoch 0. A single run
+    gets no title (a caption says it); several share the y-axis, scaled to all their curves, and
+    one legend; every x-axis is "epoch".
     """
     fig, axes = plt.subplots(1, len(runs), figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT),
                              sharey=True, layout="constrained", squeeze=False)
     for ax, (title, history) in zip(axes[0], runs.items(), strict=True):
         train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
         epochs = np.arange(1, len(train) + 1)
+        test_epochs = epochs
+        if "start" in history:  # the test loss before training: epoch 0
+            test, test_epochs = np.r_[history["start"], test], np.r_[0, epochs]
         handles = [*ax.plot(epochs, train, "o-", ms=3, label="train"),
-                   *ax.plot(epochs, test, "s-", ms=3, label="test")]
+                   *ax.plot(test_epochs, test, "s-", ms=3, label="test")]
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if len(runs) > 1:
@@ -267,7 +272,7 @@ def latent_panels(
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.7),
+        figsize=(PRINT_WIDTH - 2 * SAVE_PAD, 2.5),
         squeeze=False,
         layout="constrained",
     )

@@ -44,13 +44,20 @@ def psnr(clean: np.ndarray, restored: np.ndarray) -> np.ndarray:
     )
 
 
-def mean_ssim(clean: np.ndarray, restored: np.ndarray) -> float:
-    """Mean SSIM over the images (scikit-image defaults: 7x7 uniform window), in [-1, 1].
+def ssim(clean: np.ndarray, restored: np.ndarray) -> np.ndarray:
+    """Per-image SSIM (scikit-image defaults: 7x7 uniform window), shape (N,) float64, in [-1, 1].
 
     `clean`, `restored`: (N, 28, 28[, 1]) or (N, 784) floats; `clean` in [0, 1].
     """
     a, b = unflatten(clean)[..., 0], unflatten(restored)[..., 0]
-    return float(structural_similarity(a, b, channel_axis=0, data_range=1.0))
+    return np.array(
+        [structural_similarity(ai, bi, data_range=1.0) for ai, bi in zip(a, b, strict=True)]
+    )
+
+
+def mean_ssim(clean: np.ndarray, restored: np.ndarray) -> float:
+    """Mean `ssim` over the images."""
+    return float(np.mean(ssim(clean, restored)))
 
 
 def paired_se(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,8 +67,9 @@ def paired_se(a: np.ndarray, b: np.ndarray) -> float:
     return float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def bce(target: np.ndarray, predicted: np.ndarray) -> float:
-    """Binary cross-entropy per pixel (nats), Keras' training loss, mean over all pixels.
+def image_bce(target: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy per pixel (nats), Keras' training loss, averaged over each image's
+    pixels: shape (N,).
 
     `target` in [0, 1]; `predicted` probabilities, clipped to ``(BCE_EPS, 1 - BCE_EPS)``;
     both (N, 28, 28[, 1]) or (N, 784).
@@ -70,7 +78,12 @@ def bce(target: np.ndarray, predicted: np.ndarray) -> float:
 
     t = flatten(target)
     p = np.clip(flatten(predicted), BCE_EPS, 1 - BCE_EPS)
-    return float(np.mean(keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(t, p))))
+    return keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(t, p)).astype(np.float64)
+
+
+def bce(target: np.ndarray, predicted: np.ndarray) -> float:
+    """Binary cross-entropy per pixel (nats), mean over all pixels: the mean of `image_bce`."""
+    return float(np.mean(image_bce(target, predicted)))
 
 
 def scores(clean: np.ndarray, restored: np.ndarray) -> dict[str, float]:
