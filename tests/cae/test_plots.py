@@ -297,7 +297,15 @@ def test_loss_curves_draw_a_starting_test_loss_at_epoch_0():
     np.testing.assert_array_equal(ax.lines[1].get_xdata(), [0, 1, 2, 3, 4])
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.56, *history["val_loss"]])
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])  # training: no epoch 0
-    assert ax.get_ylim()[1] > 0.56
+    low, high = ax.get_ylim()  # scaled to the epochs (0.33..0.41), epoch 0 marked at the top
+    assert low < 0.33 and 0.41 < high < 0.56
+    assert [t.get_text() for t in ax.texts] == ["epoch 0: 0.560 ↑"]
+
+
+def test_loss_curves_scale_to_a_start_within_the_curves():
+    history = {**loss_history(), "start": 0.40}  # inside the epochs' range: no mark needed
+    (ax,) = plots.loss_curves({"fine-tuned": history}).axes
+    assert len(ax.texts) == 0 and ax.get_ylim()[1] > 0.41
 
 
 def rows_in_reading_order(fig: Figure) -> list[list[float]]:

@@ -94,12 +94,14 @@ def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
 
     `runs`: panel title -> history, the ``loss`` and ``val_loss`` lists of one run (BCE per
     pixel, nats, one value per epoch), and optionally ``start``: the test loss before the first
-    epoch (a fine-tuned model's starting point), drawn as the test curve's epoch 0. A single run
-    gets no title (a caption says it); several share the y-axis, scaled to all their curves, and
-    one legend; every x-axis is "epoch".
+    epoch (a fine-tuned model's starting point), drawn as the test curve's epoch 0 and, where it
+    lies above the epochs' curves, marked at the top of the axis with its value (the y-axis stays
+    scaled to the epochs). A single run gets no title (a caption says it); several share the
+    y-axis, scaled to all their curves, and one legend; every x-axis is "epoch".
     """
     fig, axes = plt.subplots(1, len(runs), figsize=(PRINT_WIDTH - 2 * SAVE_PAD, LOSS_HEIGHT),
                              sharey=True, layout="constrained", squeeze=False)
+    tops, bottoms, starts = [], [], []
     for ax, (title, history) in zip(axes[0], runs.items(), strict=True):
         train, test = np.asarray(history["loss"], float), np.asarray(history["val_loss"], float)
         epochs = np.arange(1, len(train) + 1)
@@ -108,11 +110,22 @@ def loss_curves(runs: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
             test, test_epochs = np.r_[history["start"], test], np.r_[0, epochs]
         handles = [*ax.plot(epochs, train, "o-", ms=3, label="train"),
                    *ax.plot(test_epochs, test, "s-", ms=3, label="test")]
+        tops.append(max(train.max(), test[1:].max() if "start" in history else test.max()))
+        bottoms.append(min(train.min(), test.min()))
+        starts.append((ax, history.get("start")))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if len(runs) > 1:
             ax.set_title(title, fontsize=LEGEND_SIZE + 1)
         ax.grid(alpha=0.3)
+    if any(start is not None for _, start in starts):  # scale to the epochs, not to epoch 0
+        low, high = min(bottoms), max(tops)
+        pad = 0.08 * (high - low)
+        axes[0, 0].set_ylim(low - pad, high + pad)
+        for ax, start in starts:
+            if start is not None and start > high + pad:
+                ax.annotate(f"epoch 0: {start:.3f} ↑", xy=(0, high + pad), xytext=(4, -4),
+                            textcoords="offset points", va="top", fontsize=LEGEND_SIZE)
     axes[0, 0].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # 4 to 6 ticks
     axes[0, 0].set_ylabel("BCE per pixel")
     _legend_below(fig, handles)
