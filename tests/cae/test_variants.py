@@ -299,3 +299,11 @@ def test_pca_score_reads_classes_that_two_components_separate():
     scores = variants.pca_score((bands(150), bands(60)))
     assert scores["knn5"] == 1.0 and scores["silhouette"] > 0.5
     assert 0 < scores["test_bce"] < 1
+
+
+def test_improvement_is_positive_where_a_run_scores_better():
+    frame = pd.DataFrame({"knn5": [0.70, 0.71, 0.56], "test_bce": [0.317, 0.315, 0.352]},
+                         index=["budget", "double", "relu"])
+    better = variants.improvement(frame, "double", "budget")
+    assert better.to_dict() == pytest.approx({"knn5": 0.01, "test_bce": 0.002})  # lower BCE
+    assert (variants.improvement(frame, "relu", "budget") < 0).all()

@@ -212,6 +212,19 @@ def longer_runs(results: Results, epochs: int) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+#: +1 for the scores where higher is better, -1 for the BCE, where lower is.
+BETTER = {"knn5": 1, "trustworthiness": 1, "trustworthiness_all": 1, "silhouette": 1,
+          "test_bce": -1}
+
+
+def improvement(frame: pd.DataFrame, row: str, against: str) -> pd.Series:
+    """How much better the scores of row `row` of `frame` (e.g. `longer_runs`) are than those of
+    row `against`: their difference, signed so that positive means better (`BETTER`), for each
+    score column that `frame` has."""
+    columns = [c for c in BETTER if c in frame.columns]
+    return (frame.loc[row, columns] - frame.loc[against, columns]) * pd.Series(BETTER)[columns]
+
+
 def effects(results: Results) -> pd.DataFrame:
     """What each lever of `LEVERS` changed at the screening budget: one row per lever whose two
     variants both ran.
